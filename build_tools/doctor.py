@@ -1,0 +1,159 @@
+"""Which external tools a target needs, whether they are here, and how to install what is not.
+
+Requirements are derived from target fields (runtime, engine, backend, platform, build system,
+connection), never from board names.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .targets import Target
+from .toolchains import wabt
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    purpose: str
+    install: str
+    binary: str | None = None
+    module: str | None = None
+    file: str | None = None
+
+    def present(self) -> bool:
+        if self.binary is not None:
+            return shutil.which(self.binary) is not None
+        if self.module is not None:
+            return importlib.util.find_spec(self.module) is not None
+        assert self.file is not None
+        return Path(self.file).exists()
+
+
+def _apt(pkgs: str) -> str:
+    return f"sudo apt-get update && sudo apt-get install -y {pkgs}"
+
+
+PIP_PROJECT = "pip install -e '.[dev]'  (or: bash ci/setup.sh)"
+
+TOOLS: dict[str, Tool] = {
+    t.name: t
+    for t in (
+        Tool("clang-19", "compiles C guests to wasm32-wasi", _apt("clang-19"), binary="clang-19"),
+        Tool("wasm-ld-19", "links wasm guests", _apt("lld-19"), binary="wasm-ld-19"),
+        Tool(
+            "wasi-libc",
+            "C library for guests",
+            _apt("wasi-libc libclang-rt-19-dev-wasm32"),
+            file="/usr/include/wasm32-wasi/stdio.h",
+        ),
+        Tool("wabt", "wasm-validate / wat2wasm / wasm2c", _apt("wabt"), binary="wasm-validate"),
+        Tool(
+            "wasm2c-runtime",
+            "wabt's wasm2c runtime sources",
+            _apt("wabt"),
+            file=str(wabt.wasm2c_runtime_dir() / "wasm-rt-impl.c"),
+        ),
+        Tool("cmake", "builds the C runtime", _apt("cmake"), binary="cmake"),
+        Tool("cc", "native C compiler for the POSIX runtime", _apt("gcc"), binary="cc"),
+        Tool(
+            "riscv64-unknown-elf-gcc",
+            "cross-compiles the bare-metal rv32 firmware",
+            _apt("gcc-riscv64-unknown-elf"),
+            binary="riscv64-unknown-elf-gcc",
+        ),
+        Tool(
+            "picolibc",
+            "C library for the bare-metal firmware",
+            _apt("picolibc-riscv64-unknown-elf"),
+            file="/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs",
+        ),
+        Tool(
+            "qemu-system-riscv32",
+            "emulates the rv32 MCU",
+            _apt("qemu-system-misc"),
+            binary="qemu-system-riscv32",
+        ),
+        Tool(
+            "mosquitto",
+            "MQTT broker for deployment tests",
+            _apt("mosquitto mosquitto-clients"),
+            binary="mosquitto",
+        ),
+        Tool(
+            "platformio",
+            "builds ESP32 firmware (ESP-IDF)",
+            "pip install platformio==6.2.0",
+            binary="pio",
+        ),
+        Tool("esptool", "flashes ESP32 boards", PIP_PROJECT, module="esptool"),
+        Tool("pyserial", "talks to boards over serial", PIP_PROJECT, module="serial"),
+        Tool("wasmtime", "the Python wasm host", PIP_PROJECT, module="wasmtime"),
+        Tool(
+            "ai-edge-litert",
+            "LiteRT NN backend of the Python host",
+            PIP_PROJECT,
+            module="ai_edge_litert",
+        ),
+        Tool(
+            "tflite-micro",
+            "TFLM NN backend / numerics oracle (x86_64 wheels only)",
+            PIP_PROJECT,
+            module="tflite_micro",
+        ),
+        Tool(
+            "tflite-runtime",
+            "older TFLite NN backend (needs numpy<2: separate venv)",
+            "pip install tflite-runtime==2.14.0 'numpy<2'",
+            module="tflite_runtime",
+        ),
+        Tool("ssh", "deploys to a Raspberry Pi", _apt("openssh-client"), binary="ssh"),
+    )
+}
+
+GUEST_TOOLS = ("clang-19", "wasm-ld-19", "wasi-libc", "wabt")
+BACKEND_TOOLS = {
+    "litert": ("ai-edge-litert",),
+    "tflm": ("tflite-micro",),
+    "tflite-runtime": ("tflite-runtime",),
+    "builtin": ("cmake", "cc"),
+}
+
+
+def required_tools(target: Target) -> list[str]:
+    need: list[str] = list(GUEST_TOOLS)
+    r = target.runtime
+    if r.kind == "python-host":
+        need += ["wasmtime", *BACKEND_TOOLS[r.nn_backend]]
+    if r.engine == "wasm2c":
+        need += ["wabt", "wasm2c-runtime"]
+    if target.build.system == "cmake":
+        need.append("cmake")
+    if r.platform == "posix":
+        need.append("cc")
+    if r.platform == "qemu-rv32":
+        need += ["riscv64-unknown-elf-gcc", "picolibc"]
+    if target.connection.transport == "qemu":
+        need.append("qemu-system-riscv32")
+    if target.build.system == "platformio":
+        need.append("platformio")
+    if target.flash is not None:
+        need.append("esptool")
+    if target.connection.transport in ("serial", "qemu"):
+        need.append("pyserial")
+    if target.connection.transport == "ssh":
+        need.append("ssh")
+    return list(dict.fromkeys(need))
+
+
+@dataclass(frozen=True)
+class Check:
+    tool: Tool
+    present: bool
+
+
+def check(names: list[str]) -> list[Check]:
+    return [Check(TOOLS[n], TOOLS[n].present()) for n in names]

@@ -1,0 +1,140 @@
+"""Builds guest modules for a target: compile, validate, check imports, content-address, manifest.
+
+Incremental: a guest whose inputs (source, guest headers, compiler flags, compiler binary) are
+unchanged is not rebuilt, and a no-op build starts no process at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import TargetError
+from .guest_abi import check_imports
+from .paths import build_root, repo_root
+from .targets import Target
+from .toolchains import wabt, wasi_clang
+from .wasm_binary import read_module_info
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GuestEntry:
+    name: str
+    sha256: str
+    size: int
+    path: str  # relative to the manifest's directory
+    imports: list[str]
+    exports: list[str]
+
+
+@dataclass
+class BuildResult:
+    target: str
+    directory: Path
+    guests: list[GuestEntry]
+    compiled: list[str] = field(default_factory=list)  # names actually rebuilt this run
+
+    def manifest(self) -> dict[str, object]:
+        return {
+            "version": MANIFEST_VERSION,
+            "target": self.target,
+            "modules": [asdict(g) for g in self.guests],
+        }
+
+
+def guest_sources() -> Path:
+    return repo_root() / "guests" / "src"
+
+
+def guest_include() -> Path:
+    return repo_root() / "guests" / "include"
+
+
+def output_dir(target: Target) -> Path:
+    return build_root() / target.name / "guests"
+
+
+def _tool_identity(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        return f"{tool}:missing"
+    st = os.stat(path)
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _input_key(source: Path, argv: list[str]) -> str:
+    h = hashlib.sha256()
+    h.update(source.read_bytes())
+    for header in sorted(guest_include().glob("*.h")):
+        h.update(header.name.encode())
+        h.update(header.read_bytes())
+    h.update("\0".join(argv).encode())
+    h.update(_tool_identity(wasi_clang.CLANG).encode())
+    h.update(_tool_identity("wasm-validate").encode())
+    return h.hexdigest()
+
+
+def _describe(name: str, wasm: bytes, rel_path: str) -> GuestEntry:
+    info = read_module_info(wasm, f"guest {name}")
+    check_imports(info, f"guest {name}")
+    return GuestEntry(
+        name=name,
+        sha256=hashlib.sha256(wasm).hexdigest(),
+        size=len(wasm),
+        path=rel_path,
+        imports=[f"{i.module}.{i.name}" for i in info.imports],
+        exports=[e.name for e in info.exports if e.kind == "func"],
+    )
+
+
+def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]:
+    """Returns the manifest entry and whether the compiler ran."""
+    source = guest_sources() / f"{name}.c"
+    if not source.exists():
+        known = ", ".join(sorted(p.stem for p in guest_sources().glob("*.c")))
+        raise TargetError(
+            f"{target.source.name}: field 'guests.modules': no guest {name!r}",
+            hint=f"guests are {known}",
+        )
+    wasm_path = out / f"{name}.wasm"
+    stamp = out / f".{name}.stamp"
+    tmp = out / f".{name}.tmp.wasm"
+    argv = wasi_clang.compile_argv(source, tmp, [guest_include()], target.guests)
+    key = _input_key(source, argv)
+    if wasm_path.exists() and stamp.exists() and stamp.read_text() == key:
+        return _describe(name, wasm_path.read_bytes(), wasm_path.name), False
+    wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests)
+    wabt.validate(tmp)
+    entry = _describe(name, tmp.read_bytes(), wasm_path.name)  # import check before publishing
+    os.replace(tmp, wasm_path)
+    store = out / "sha256"
+    store.mkdir(exist_ok=True)
+    shutil.copyfile(wasm_path, store / f"{entry.sha256}.wasm")
+    stamp.write_text(key)
+    log.info("built guest %s (%d bytes, sha256 %s)", name, entry.size, entry.sha256[:12])
+    return entry, True
+
+
+def build_guests(target: Target) -> BuildResult:
+    out = output_dir(target)
+    out.mkdir(parents=True, exist_ok=True)
+    result = BuildResult(target=target.name, directory=out, guests=[])
+    for name in target.guests.modules:
+        entry, compiled = build_guest(name, target, out)
+        result.guests.append(entry)
+        if compiled:
+            result.compiled.append(name)
+    manifest = json.dumps(result.manifest(), indent=2) + "\n"
+    manifest_path = out / "manifest.json"
+    if not manifest_path.exists() or manifest_path.read_text() != manifest:
+        manifest_path.write_text(manifest)
+    return result

@@ -1,0 +1,21 @@
+"""Where things live: the repository, its build tree and the shared reference data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def build_root() -> Path:
+    override = os.environ.get("BUILD_TOOLS_BUILD_DIR")
+    return Path(override) if override else repo_root() / "build"
+
+
+def shared_root() -> Path:
+    """Reference models and images, beside the project (third-party data, never copied in)."""
+    override = os.environ.get("BUILD_TOOLS_SHARED_DIR")
+    return Path(override) if override else repo_root().parent / "shared"

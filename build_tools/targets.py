@@ -1,0 +1,358 @@
+"""Target boards as data: load and validate `targets/*.toml`.
+
+Code elsewhere branches on these fields, never on a board's name. Every validation error names
+the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import TargetError
+from .paths import repo_root
+
+log = logging.getLogger(__name__)
+
+KINDS = ("mcu", "linux")
+ARCHES = ("xtensa", "riscv32", "aarch64", "x86_64", "native")
+RUNTIMES = ("c", "python-host")
+ENGINES = {"c": ("wamr", "wasm2c"), "python-host": ("wasmtime",)}
+NN_BACKENDS = {
+    "c": ("tflm", "builtin"),
+    "python-host": ("litert", "tflite-runtime", "tflm", "builtin"),
+}
+PLATFORMS = {"c": ("esp-idf", "posix", "qemu-rv32"), "python-host": ("linux",)}
+BUILD_SYSTEMS = ("platformio", "cmake", "none")
+TRANSPORTS = ("serial", "qemu", "ssh", "local", "process")
+PARTITION_TYPES = ("app", "data")
+
+
+@dataclass(frozen=True)
+class Memory:
+    ram_kib: int
+    psram_kib: int
+    flash_kib: int
+
+
+@dataclass(frozen=True)
+class Runtime:
+    kind: str
+    engine: str
+    nn_backend: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Build:
+    system: str
+    env: str | None = None  # platformio environment
+    board: str | None = None  # platformio board id
+    framework: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    transport: str
+    baud: int | None = None
+    host: str | None = None  # ssh default host (user@address), may be overridden on the CLI
+    install_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    instance_memory_kib: int
+    call_timeout_ms: int
+    max_graphs: int
+    max_contexts: int
+    max_instances: int
+
+
+@dataclass(frozen=True)
+class GuestProfile:
+    stack_kib: int
+    initial_memory_kib: int
+    max_memory_kib: int
+    modules: tuple[str, ...]
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    type: str
+    subtype: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Flash:
+    chip: str  # esptool chip name
+    bootloader_offset: int
+    partition_table_offset: int
+    app_offset: int
+    flash_mode: str
+    flash_size: str
+    partitions: tuple[Partition, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    kind: str
+    arch: str
+    cpu: str
+    memory: Memory
+    runtime: Runtime
+    build: Build
+    connection: Connection
+    limits: Limits
+    guests: GuestProfile
+    flash: Flash | None = None
+    source: Path = field(default=Path(), compare=False)
+
+
+def targets_dir() -> Path:
+    return repo_root() / "targets"
+
+
+class _Fields:
+    """Reads typed fields from one TOML table and reports errors with file + dotted field."""
+
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str = "") -> None:
+        self.path = path
+        self.table = table
+        self.prefix = prefix
+        self.seen: set[str] = set()
+
+    def fail(self, key: str, reason: str) -> TargetError:
+        return TargetError(
+            f"{self.path.name}: field '{self.prefix}{key}': {reason}",
+            hint=f"fix {self.path}",
+        )
+
+    def _get(self, key: str, required: bool) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            if required:
+                raise self.fail(key, "missing")
+            return None
+        return self.table[key]
+
+    def str(self, key: str, choices: tuple[str, ...] | None = None, required: bool = True) -> Any:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"expected a non-empty string, got {value!r}")
+        if choices is not None and value not in choices:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def int(self, key: str, minimum: int = 0, required: bool = True) -> Any:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected an integer, got {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, True)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"expected a list of strings, got {value!r}")
+        return tuple(value)
+
+    def table_(self, key: str, required: bool = True) -> _Fields | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        return _Fields(self.path, value, f"{self.prefix}{key}.")
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], "unknown field")
+
+
+def _table(f: _Fields, key: str) -> _Fields:
+    t = f.table_(key)
+    assert t is not None
+    return t
+
+
+def _parse_flash(f: _Fields) -> Flash:
+    parts = f._get("partitions", True)
+    if not isinstance(parts, list) or not parts:
+        raise f.fail("partitions", "expected a non-empty array of tables")
+    partitions = []
+    for i, raw in enumerate(parts):
+        if not isinstance(raw, dict):
+            raise f.fail(f"partitions[{i}]", "expected a table")
+        p = _Fields(f.path, raw, f"{f.prefix}partitions[{i}].")
+        partitions.append(
+            Partition(
+                name=p.str("name"),
+                type=p.str("type", PARTITION_TYPES),
+                subtype=p.str("subtype"),
+                offset=p.int("offset"),
+                size=p.int("size", minimum=4096),
+            )
+        )
+        p.done()
+    flash = Flash(
+        chip=f.str("chip"),
+        bootloader_offset=f.int("bootloader_offset"),
+        partition_table_offset=f.int("partition_table_offset"),
+        app_offset=f.int("app_offset"),
+        flash_mode=f.str("flash_mode", ("qio", "qout", "dio", "dout")),
+        flash_size=f.str("flash_size", ("2MB", "4MB", "8MB", "16MB")),
+        partitions=tuple(partitions),
+    )
+    f.done()
+    end = 0
+    for i, p in enumerate(sorted(flash.partitions, key=lambda p: p.offset)):
+        if p.offset % 4096:
+            raise f.fail(
+                f"partitions[{i}].offset", f"{p.name}: 0x{p.offset:x} is not 4 KiB aligned"
+            )
+        if p.offset < end:
+            raise f.fail(f"partitions[{i}].offset", f"{p.name} overlaps the previous partition")
+        end = p.offset + p.size
+    return flash
+
+
+def parse_target(path: Path, data: dict[str, Any]) -> Target:
+    f = _Fields(path, data)
+    name = f.str("name")
+    if name != path.stem:
+        raise f.fail("name", f"{name!r} does not match the file name {path.stem!r}")
+    kind = f.str("kind", KINDS)
+    m = _table(f, "memory")
+    memory = Memory(m.int("ram_kib", 1), m.int("psram_kib"), m.int("flash_kib"))
+    m.done()
+    r = _table(f, "runtime")
+    rkind = r.str("kind", RUNTIMES)
+    runtime = Runtime(
+        kind=rkind,
+        engine=r.str("engine", ENGINES[rkind]),
+        nn_backend=r.str("nn_backend", NN_BACKENDS[rkind]),
+        platform=r.str("platform", PLATFORMS[rkind]),
+    )
+    r.done()
+    b = _table(f, "build")
+    build = Build(
+        system=b.str("system", BUILD_SYSTEMS),
+        env=b.str("env", required=False),
+        board=b.str("board", required=False),
+        framework=b.str("framework", required=False),
+    )
+    if build.system == "platformio" and (build.env is None or build.board is None):
+        raise b.fail("env" if build.env is None else "board", "required when system is platformio")
+    b.done()
+    c = _table(f, "connection")
+    conn = Connection(
+        transport=c.str("transport", TRANSPORTS),
+        baud=c.int("baud", 300, required=False),
+        host=c.str("host", required=False),
+        install_dir=c.str("install_dir", required=False),
+    )
+    if conn.transport == "serial" and conn.baud is None:
+        raise c.fail("baud", "required when transport is serial")
+    c.done()
+    lim = _table(f, "limits")
+    limits = Limits(
+        instance_memory_kib=lim.int("instance_memory_kib", 64),
+        call_timeout_ms=lim.int("call_timeout_ms", 1),
+        max_graphs=lim.int("max_graphs", 1),
+        max_contexts=lim.int("max_contexts", 1),
+        max_instances=lim.int("max_instances", 1),
+    )
+    lim.done()
+    g = _table(f, "guests")
+    guests = GuestProfile(
+        stack_kib=g.int("stack_kib", 1),
+        initial_memory_kib=g.int("initial_memory_kib", 64),
+        max_memory_kib=g.int("max_memory_kib", 64),
+        modules=g.str_list("modules"),
+        models=g.str_list("models"),
+    )
+    for key, value in (
+        ("initial_memory_kib", guests.initial_memory_kib),
+        ("max_memory_kib", guests.max_memory_kib),
+    ):
+        if value % 64:
+            raise g.fail(key, f"{value} is not a multiple of the 64 KiB wasm page")
+    if guests.max_memory_kib < guests.initial_memory_kib:
+        raise g.fail("max_memory_kib", "is smaller than initial_memory_kib")
+    if guests.stack_kib >= guests.initial_memory_kib:
+        raise g.fail("stack_kib", "does not leave room in initial_memory_kib")
+    g.done()
+    flash = None
+    ft = f.table_("flash", required=False)
+    if ft is not None:
+        flash = _parse_flash(ft)
+        total = max(p.offset + p.size for p in flash.partitions)
+        if total > memory.flash_kib * 1024:
+            raise ft.fail(
+                "partitions",
+                f"end at 0x{total:x}, beyond memory.flash_kib ({memory.flash_kib} KiB)",
+            )
+    if kind == "mcu" and limits.instance_memory_kib > memory.ram_kib:
+        raise lim.fail(
+            "instance_memory_kib",
+            f"{limits.instance_memory_kib} KiB exceeds memory.ram_kib ({memory.ram_kib} KiB)",
+        )
+    target = Target(
+        name=name,
+        description=f.str("description"),
+        kind=kind,
+        arch=f.str("arch", ARCHES),
+        cpu=f.str("cpu"),
+        memory=memory,
+        runtime=runtime,
+        build=build,
+        connection=conn,
+        limits=limits,
+        guests=guests,
+        flash=flash,
+        source=path,
+    )
+    f.done()
+    return target
+
+
+def load_target_file(path: Path) -> Target:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise TargetError(f"{path.name}: no such target file", hint=f"expected {path}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise TargetError(f"{path.name}: not valid TOML: {e}") from e
+    return parse_target(path, data)
+
+
+def load_targets(directory: Path | None = None) -> dict[str, Target]:
+    directory = directory or targets_dir()
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise TargetError(f"no target files in {directory}")
+    return {t.name: t for t in (load_target_file(p) for p in files)}
+
+
+def load_target(name: str, directory: Path | None = None) -> Target:
+    directory = directory or targets_dir()
+    path = directory / f"{name}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+        raise TargetError(f"unknown target {name!r}", hint=f"known targets: {known}")
+    return load_target_file(path)

@@ -1,0 +1,1 @@
+"""One adapter module per external tool. Every other module calls the adapter, never the tool."""

@@ -1,0 +1,47 @@
+"""Adapter for clang-19 + wasm-ld-19 compiling C guests to wasm32-wasi reactor modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..targets import GuestProfile
+from . import runner
+
+CLANG = "clang-19"
+INSTALL_HINT = "apt-get install -y clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32"
+
+# MVP + sign-ext + mutable-globals: what the WAMR interpreter, wasm2c and wasmtime all accept.
+FEATURE_FLAGS = ["-mcpu=mvp", "-msign-ext", "-mmutable-globals"]
+
+
+def compile_argv(
+    source: Path, output: Path, include_dirs: list[Path], profile: GuestProfile
+) -> list[str]:
+    return [
+        CLANG,
+        "--target=wasm32-wasi",
+        "-Oz",
+        *FEATURE_FLAGS,
+        "-mexec-model=reactor",
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        *[f"-I{d}" for d in include_dirs],
+        "-Wl,--strip-all",
+        f"-Wl,-z,stack-size={profile.stack_kib * 1024}",
+        f"-Wl,--initial-memory={profile.initial_memory_kib * 1024}",
+        f"-Wl,--max-memory={profile.max_memory_kib * 1024}",
+        "-o",
+        str(output),
+        str(source),
+    ]
+
+
+def compile_guest(
+    source: Path, output: Path, include_dirs: list[Path], profile: GuestProfile
+) -> None:
+    runner.require(CLANG, INSTALL_HINT)
+    runner.run(
+        compile_argv(source, output, include_dirs, profile), f"compiling guest {source.name}"
+    )

@@ -1,0 +1,122 @@
+"""Reads the import and export sections of a wasm binary (enough to check and describe guests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import GuestRejected
+
+KIND_NAMES = {0: "func", 1: "table", 2: "memory", 3: "global"}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    imports: tuple[Import, ...]
+    exports: tuple[Export, ...]
+
+    @property
+    def is_reactor(self) -> bool:
+        return any(e.name == "_initialize" for e in self.exports)
+
+    @property
+    def is_command(self) -> bool:
+        return any(e.name == "_start" for e in self.exports)
+
+
+class _Reader:
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data = data
+        self.pos = 0
+        self.what = what
+
+    def fail(self, reason: str) -> GuestRejected:
+        return GuestRejected(f"{self.what}: malformed wasm at byte {self.pos}: {reason}")
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise self.fail("unexpected end")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def u32(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+            shift += 7
+            if shift > 28:
+                raise self.fail("LEB128 too long")
+        return result
+
+    def name(self) -> str:
+        n = self.u32()
+        if self.pos + n > len(self.data):
+            raise self.fail("name past end")
+        raw = self.data[self.pos : self.pos + n]
+        self.pos += n
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise self.fail("name is not UTF-8") from e
+
+    def skip_limits(self) -> None:
+        flags = self.u32()
+        self.u32()
+        if flags & 1:
+            self.u32()
+
+
+def read_module_info(data: bytes, what: str = "module") -> ModuleInfo:
+    r = _Reader(data, what)
+    if data[:4] != b"\0asm":
+        raise r.fail("no \\0asm magic")
+    if data[4:8] != b"\x01\0\0\0":
+        raise r.fail("unsupported version (core wasm 1 expected; components are not supported)")
+    r.pos = 8
+    imports: list[Import] = []
+    exports: list[Export] = []
+    while r.pos < len(data):
+        section = r.byte()
+        size = r.u32()
+        end = r.pos + size
+        if end > len(data):
+            raise r.fail(f"section {section} runs past the end")
+        if section == 2:
+            for _ in range(r.u32()):
+                module, name, kind = r.name(), r.name(), r.byte()
+                if kind == 0:
+                    r.u32()
+                elif kind == 1:
+                    r.byte()
+                    r.skip_limits()
+                elif kind == 2:
+                    r.skip_limits()
+                elif kind == 3:
+                    r.byte()
+                    r.byte()
+                else:
+                    raise r.fail(f"unknown import kind {kind}")
+                imports.append(Import(module, name, KIND_NAMES[kind]))
+        elif section == 7:
+            for _ in range(r.u32()):
+                name, kind = r.name(), r.byte()
+                r.u32()
+                exports.append(Export(name, KIND_NAMES.get(kind, f"kind{kind}")))
+        r.pos = end
+    return ModuleInfo(tuple(imports), tuple(exports))
