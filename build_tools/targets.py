@@ -144,7 +144,7 @@ class _Fields:
             return None
         return self.table[key]
 
-    def str(self, key: str, choices: tuple[str, ...] | None = None, required: bool = True) -> Any:
+    def text(self, key: str, choices: tuple[str, ...] | None = None, required: bool = True) -> Any:
         value = self._get(key, required)
         if value is None:
             return None
@@ -154,7 +154,7 @@ class _Fields:
             raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
         return value
 
-    def int(self, key: str, minimum: int = 0, required: bool = True) -> Any:
+    def integer(self, key: str, minimum: int = 0, required: bool = True) -> Any:
         value = self._get(key, required)
         if value is None:
             return None
@@ -198,24 +198,24 @@ def _parse_flash(f: _Fields) -> Flash:
     for i, raw in enumerate(parts):
         if not isinstance(raw, dict):
             raise f.fail(f"partitions[{i}]", "expected a table")
-        p = _Fields(f.path, raw, f"{f.prefix}partitions[{i}].")
+        pf = _Fields(f.path, raw, f"{f.prefix}partitions[{i}].")
         partitions.append(
             Partition(
-                name=p.str("name"),
-                type=p.str("type", PARTITION_TYPES),
-                subtype=p.str("subtype"),
-                offset=p.int("offset"),
-                size=p.int("size", minimum=4096),
+                name=pf.text("name"),
+                type=pf.text("type", PARTITION_TYPES),
+                subtype=pf.text("subtype"),
+                offset=pf.integer("offset"),
+                size=pf.integer("size", minimum=4096),
             )
         )
-        p.done()
+        pf.done()
     flash = Flash(
-        chip=f.str("chip"),
-        bootloader_offset=f.int("bootloader_offset"),
-        partition_table_offset=f.int("partition_table_offset"),
-        app_offset=f.int("app_offset"),
-        flash_mode=f.str("flash_mode", ("qio", "qout", "dio", "dout")),
-        flash_size=f.str("flash_size", ("2MB", "4MB", "8MB", "16MB")),
+        chip=f.text("chip"),
+        bootloader_offset=f.integer("bootloader_offset"),
+        partition_table_offset=f.integer("partition_table_offset"),
+        app_offset=f.integer("app_offset"),
+        flash_mode=f.text("flash_mode", ("qio", "qout", "dio", "dout")),
+        flash_size=f.text("flash_size", ("2MB", "4MB", "8MB", "16MB")),
         partitions=tuple(partitions),
     )
     f.done()
@@ -233,56 +233,56 @@ def _parse_flash(f: _Fields) -> Flash:
 
 def parse_target(path: Path, data: dict[str, Any]) -> Target:
     f = _Fields(path, data)
-    name = f.str("name")
+    name = f.text("name")
     if name != path.stem:
         raise f.fail("name", f"{name!r} does not match the file name {path.stem!r}")
-    kind = f.str("kind", KINDS)
+    kind = f.text("kind", KINDS)
     m = _table(f, "memory")
-    memory = Memory(m.int("ram_kib", 1), m.int("psram_kib"), m.int("flash_kib"))
+    memory = Memory(m.integer("ram_kib", 1), m.integer("psram_kib"), m.integer("flash_kib"))
     m.done()
     r = _table(f, "runtime")
-    rkind = r.str("kind", RUNTIMES)
+    rkind = r.text("kind", RUNTIMES)
     runtime = Runtime(
         kind=rkind,
-        engine=r.str("engine", ENGINES[rkind]),
-        nn_backend=r.str("nn_backend", NN_BACKENDS[rkind]),
-        platform=r.str("platform", PLATFORMS[rkind]),
+        engine=r.text("engine", ENGINES[rkind]),
+        nn_backend=r.text("nn_backend", NN_BACKENDS[rkind]),
+        platform=r.text("platform", PLATFORMS[rkind]),
     )
     r.done()
     b = _table(f, "build")
     build = Build(
-        system=b.str("system", BUILD_SYSTEMS),
-        env=b.str("env", required=False),
-        board=b.str("board", required=False),
-        framework=b.str("framework", required=False),
+        system=b.text("system", BUILD_SYSTEMS),
+        env=b.text("env", required=False),
+        board=b.text("board", required=False),
+        framework=b.text("framework", required=False),
     )
     if build.system == "platformio" and (build.env is None or build.board is None):
         raise b.fail("env" if build.env is None else "board", "required when system is platformio")
     b.done()
     c = _table(f, "connection")
     conn = Connection(
-        transport=c.str("transport", TRANSPORTS),
-        baud=c.int("baud", 300, required=False),
-        host=c.str("host", required=False),
-        install_dir=c.str("install_dir", required=False),
+        transport=c.text("transport", TRANSPORTS),
+        baud=c.integer("baud", 300, required=False),
+        host=c.text("host", required=False),
+        install_dir=c.text("install_dir", required=False),
     )
     if conn.transport == "serial" and conn.baud is None:
         raise c.fail("baud", "required when transport is serial")
     c.done()
     lim = _table(f, "limits")
     limits = Limits(
-        instance_memory_kib=lim.int("instance_memory_kib", 64),
-        call_timeout_ms=lim.int("call_timeout_ms", 1),
-        max_graphs=lim.int("max_graphs", 1),
-        max_contexts=lim.int("max_contexts", 1),
-        max_instances=lim.int("max_instances", 1),
+        instance_memory_kib=lim.integer("instance_memory_kib", 64),
+        call_timeout_ms=lim.integer("call_timeout_ms", 1),
+        max_graphs=lim.integer("max_graphs", 1),
+        max_contexts=lim.integer("max_contexts", 1),
+        max_instances=lim.integer("max_instances", 1),
     )
     lim.done()
     g = _table(f, "guests")
     guests = GuestProfile(
-        stack_kib=g.int("stack_kib", 1),
-        initial_memory_kib=g.int("initial_memory_kib", 64),
-        max_memory_kib=g.int("max_memory_kib", 64),
+        stack_kib=g.integer("stack_kib", 1),
+        initial_memory_kib=g.integer("initial_memory_kib", 64),
+        max_memory_kib=g.integer("max_memory_kib", 64),
         modules=g.str_list("modules"),
         models=g.str_list("models"),
     )
@@ -314,10 +314,10 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         )
     target = Target(
         name=name,
-        description=f.str("description"),
+        description=f.text("description"),
         kind=kind,
-        arch=f.str("arch", ARCHES),
-        cpu=f.str("cpu"),
+        arch=f.text("arch", ARCHES),
+        cpu=f.text("cpu"),
         memory=memory,
         runtime=runtime,
         build=build,
