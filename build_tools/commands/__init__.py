@@ -1,8 +1,10 @@
-"""Subcommands: one module each, each a `Command` subclass registered in COMMANDS."""
+"""Subcommands: one module each, each defining one `Command` subclass (found automatically)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 from abc import ABC, abstractmethod
 
 
@@ -19,12 +21,13 @@ class Command(ABC):
 
 
 def all_commands() -> list[Command]:
-    # Imported here so that `--help` stays cheap and import cycles cannot form.
-    from . import build, clean, doctor, targets
+    """Every Command subclass defined in a module of this package, sorted by name.
 
-    return [
-        targets.TargetsCommand(),
-        build.BuildCommand(),
-        clean.CleanCommand(),
-        doctor.DoctorCommand(),
+    Adding a subcommand is adding a module: no central list to edit.
+    """
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    found = [
+        cls() for cls in Command.__subclasses__() if not getattr(cls, "__abstractmethods__", None)
     ]
+    return sorted(found, key=lambda c: c.name)
