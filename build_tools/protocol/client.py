@@ -1,0 +1,273 @@
+"""DeviceClient: requests with retransmission, dedup by sequence number, typed results."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from build_tools.errors import DeviceError
+from build_tools.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
+from build_tools.protocol.messages import (
+    CallResult,
+    HelloInfo,
+    Item,
+    Kind,
+    MalformedPayload,
+    MsgType,
+    Stats,
+    Status,
+    pack_call,
+    pack_instantiate,
+    pack_put_begin,
+    pack_put_chunk,
+    unpack_call,
+    unpack_hello,
+    unpack_list,
+    unpack_more_bytes,
+    unpack_stats,
+    unpack_u32,
+)
+from build_tools.protocol.streams import ByteStream
+
+__all__ = ["CallResult", "DeviceClient", "DeviceRequestError"]
+
+log = logging.getLogger(__name__)
+
+MIN_PAYLOAD = 256  # every device accepts this much; used until HELLO says more
+POLL_S = 0.05  # stream read timeout: bounds how late a request timeout is noticed
+ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
+
+
+class DeviceRequestError(DeviceError):
+    """The device answered a request with an error status (the message is the device's)."""
+
+    def __init__(self, message: str, status: Status, device_message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.device_message = device_message
+
+
+class DeviceClient:
+    """Host end of the protocol over any ByteStream. Not thread-safe: one request at a time."""
+
+    def __init__(
+        self, stream: ByteStream, device_name: str, *, timeout: float = 2.0, retries: int = 3
+    ) -> None:
+        if retries < 1:
+            raise ValueError("retries must be >= 1")
+        self.stream = stream
+        self.device_name = device_name
+        self.timeout = timeout
+        self.retries = retries
+        self.info: HelloInfo | None = None
+        self.max_payload = MIN_PAYLOAD
+        self.retransmits = 0
+        self.discarded = 0  # stale/duplicate responses and corrupt frames dropped
+        self.wire_bytes_out = 0
+        self.wire_bytes_in = 0
+        self._decoder = FrameDecoder(max_payload=0xFFFF)
+        self._frames: deque[Frame] = deque()
+        # A random start makes a seq collision with a previous session unlikely (the device
+        # also keys its cache on the request CRC).
+        self._seq = random.randrange(0x10000)
+        stream.timeout = POLL_S
+
+    # ---- transport ----
+
+    def request(
+        self, mtype: MsgType, payload: bytes = b"", *, timeout: float | None = None
+    ) -> tuple[Status, bytes]:
+        """Send one request (retransmitting the same frame on timeout); return (status, body)."""
+        timeout = self.timeout if timeout is None else timeout
+        self._seq = (self._seq + 1) & 0xFFFF
+        seq = self._seq
+        wire = encode_frame(Frame(mtype, 0, seq, payload), max_payload=self.max_payload)
+        for attempt in range(1, self.retries + 1):
+            if attempt > 1:
+                self.retransmits += 1
+                log.info(
+                    "%s: no answer to %s seq %d, try %d", self.device_name, mtype.name, seq, attempt
+                )
+            self._write(wire, mtype)
+            frame = self._await(mtype, seq, time.monotonic() + timeout)
+            if frame is not None:
+                return self._split(mtype, frame.payload)
+        raise DeviceError(
+            f"device {self.device_name!r} did not answer {mtype.name} after {self.retries} tries "
+            f"(timeout {timeout:.1f} s)",
+            hint="check the connection and that the runtime is running",
+        )
+
+    def _write(self, wire: bytes, mtype: MsgType) -> None:
+        try:
+            self.stream.write(wire)
+        except OSError as e:
+            raise DeviceError(
+                f"device {self.device_name!r}: sending {mtype.name} failed: {e}"
+            ) from e
+        self.wire_bytes_out += len(wire)
+
+    def _await(self, mtype: MsgType, seq: int, deadline: float) -> Frame | None:
+        while True:
+            while self._frames:
+                frame = self._frames.popleft()
+                if frame.is_response and frame.type == mtype and frame.seq == seq:
+                    return frame
+                self.discarded += 1
+                log.debug(
+                    "%s: discarding frame type %#x seq %d", self.device_name, frame.type, frame.seq
+                )
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                data = self.stream.read(1)
+                if data:
+                    waiting = self.stream.in_waiting
+                    if waiting:
+                        data += self.stream.read(waiting)
+            except OSError as e:
+                raise DeviceError(
+                    f"device {self.device_name!r}: reading {mtype.name} failed: {e}"
+                ) from e
+            self.wire_bytes_in += len(data)
+            for item in self._decoder.feed(data):
+                if isinstance(item, FrameError):
+                    self.discarded += 1
+                else:
+                    self._frames.append(item)
+
+    def _split(self, mtype: MsgType, payload: bytes) -> tuple[Status, bytes]:
+        if len(payload) < 2:
+            raise DeviceError(f"device {self.device_name!r}: {mtype.name} response has no status")
+        code = int.from_bytes(payload[:2], "little")
+        try:
+            status = Status(code)
+        except ValueError:
+            raise DeviceError(
+                f"device {self.device_name!r}: {mtype.name} answered unknown status {code}"
+            ) from None
+        return status, payload[2:]
+
+    def _ok(self, mtype: MsgType, payload: bytes = b"", *, timeout: float | None = None) -> bytes:
+        """Request, and raise DeviceRequestError on any status but OK."""
+        status, body = self.request(mtype, payload, timeout=timeout)
+        if status is not Status.OK:
+            raise self._error(mtype, status, body)
+        return body
+
+    def _error(self, mtype: MsgType, status: Status, body: bytes) -> DeviceRequestError:
+        text = body.decode("utf-8", "replace")
+        return DeviceRequestError(
+            f"device {self.device_name!r}: {mtype.name} failed ({status.name}): {text}",
+            status,
+            text,
+        )
+
+    def _parse(self, mtype: MsgType, fn: Callable[[bytes], T], body: bytes) -> T:
+        try:
+            return fn(body)
+        except (MalformedPayload, ValueError) as e:
+            raise DeviceError(
+                f"device {self.device_name!r}: malformed {mtype.name} response: {e}"
+            ) from e
+
+    # ---- operations ----
+
+    def hello(self) -> HelloInfo:
+        info = self._parse(MsgType.HELLO, unpack_hello, self._ok(MsgType.HELLO))
+        self.info = info
+        self.max_payload = max(MIN_PAYLOAD, info.max_payload)
+        return info
+
+    def put(self, kind: Kind, name: str, data: bytes, progress: ProgressFn | None = None) -> bool:
+        """Upload a module or model. Returns False when the device already had it (same sha256)."""
+        if self.info is None:
+            self.hello()
+        total = len(data)
+        begin = pack_put_begin(kind, name, total, hashlib.sha256(data).digest())
+        status, body = self.request(MsgType.PUT_BEGIN, begin)
+        if status is Status.PRESENT:
+            log.info("%s: %s %r already present", self.device_name, kind.name.lower(), name)
+            if progress:
+                progress(total, total)
+            return False
+        if status is not Status.OK:
+            raise self._error(MsgType.PUT_BEGIN, status, body)
+        step = self.max_payload - 4
+        for offset in range(0, total, step):
+            chunk = data[offset : offset + step]
+            self._ok(MsgType.PUT_CHUNK, pack_put_chunk(offset, chunk))
+            if progress:
+                progress(offset + len(chunk), total)
+        self._ok(MsgType.PUT_END)
+        if progress and total == 0:
+            progress(0, 0)
+        return True
+
+    def list(self) -> list[Item]:
+        items: list[Item] = []
+        while True:
+            body = self._ok(MsgType.LIST, len(items).to_bytes(2, "little"))
+            more, page = self._parse(MsgType.LIST, unpack_list, body)
+            items += page
+            if not more or not page:
+                return items
+
+    def instantiate(self, module: str) -> int:
+        """Instantiate a stored module by name or by sha256 (64 hex digits)."""
+        body = self._ok(MsgType.INSTANTIATE, pack_instantiate(module))
+        return self._parse(MsgType.INSTANTIATE, unpack_u32, body)
+
+    def drop(self, instance: int) -> None:
+        self._ok(MsgType.DROP, instance.to_bytes(4, "little"))
+
+    def call(
+        self, instance: int, export: str, args: Sequence[int] = (), *, timeout: float | None = None
+    ) -> CallResult:
+        body = self._ok(MsgType.CALL, pack_call(instance, export, list(args)), timeout=timeout)
+        return self._parse(MsgType.CALL, unpack_call, body)
+
+    def mem_write(self, instance: int, addr: int, data: bytes) -> None:
+        step = self.max_payload - 8
+        head = instance.to_bytes(4, "little")
+        for off in range(0, max(len(data), 1), step):
+            self._ok(
+                MsgType.MEM_WRITE,
+                head + (addr + off).to_bytes(4, "little") + data[off : off + step],
+            )
+
+    def mem_read(self, instance: int, addr: int, length: int) -> bytes:
+        step = self.max_payload - 2
+        out = bytearray()
+        while len(out) < length:
+            n = min(step, length - len(out))
+            req = instance.to_bytes(4, "little") + (addr + len(out)).to_bytes(4, "little")
+            body = self._ok(MsgType.MEM_READ, req + n.to_bytes(2, "little"))
+            if len(body) != n:
+                raise DeviceError(
+                    f"device {self.device_name!r}: MEM_READ returned {len(body)} of {n} bytes"
+                )
+            out += body
+        return bytes(out)
+
+    def logs(self, instance: int) -> bytes:
+        """Drain the instance's captured stdout/stderr."""
+        out = bytearray()
+        while True:
+            body = self._ok(MsgType.LOGS, instance.to_bytes(4, "little"))
+            more, data = self._parse(MsgType.LOGS, unpack_more_bytes, body)
+            out += data
+            if not more:
+                return bytes(out)
+
+    def stats(self) -> Stats:
+        return self._parse(MsgType.STATS, unpack_stats, self._ok(MsgType.STATS))
+
+    def reset(self) -> None:
+        self._ok(MsgType.RESET)

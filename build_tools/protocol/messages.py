@@ -1,0 +1,247 @@
+"""Message types, status codes and little-endian payload structs (docs/protocol.md section 4)."""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+MAX_ARGS = 8
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class MsgType(IntEnum):
+    HELLO = 0x01
+    PUT_BEGIN = 0x10
+    PUT_CHUNK = 0x11
+    PUT_END = 0x12
+    LIST = 0x20
+    INSTANTIATE = 0x30
+    DROP = 0x31
+    CALL = 0x32
+    MEM_WRITE = 0x40
+    MEM_READ = 0x41
+    LOGS = 0x50
+    STATS = 0x51
+    RESET = 0x60
+
+
+class Status(IntEnum):
+    OK = 0
+    PRESENT = 1
+    BAD_REQUEST = 2
+    UNKNOWN_TYPE = 3
+    UNSUPPORTED = 4
+    NO_SPACE = 5
+    NOT_FOUND = 6
+    BAD_STATE = 7
+    HASH_MISMATCH = 8
+    OUT_OF_BOUNDS = 9
+    BUSY = 10
+    INTERNAL = 11
+
+
+class Kind(IntEnum):
+    MODULE = 0
+    MODEL = 1
+
+
+class CallOutcome(IntEnum):
+    RETURNED = 0
+    TRAPPED = 1
+    EXITED = 2
+    TIMEOUT = 3
+
+
+CAP_LOAD_MODULES = 0x01
+CAP_LOAD_MODELS = 0x02
+
+
+class MalformedPayload(ValueError):
+    """A payload is shorter or longer than its struct says."""
+
+
+class Reader:
+    """Bounds-checked little-endian cursor over a payload."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise MalformedPayload(f"need {n} bytes at offset {self.pos} of {len(self.data)}")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int(struct.unpack("<H", self.take(2))[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+    def i32(self) -> int:
+        return int(struct.unpack("<i", self.take(4))[0])
+
+    def string(self) -> str:
+        return self.take(self.u8()).decode("utf-8", "replace")
+
+    def rest(self) -> bytes:
+        return self.take(len(self.data) - self.pos)
+
+    def done(self) -> None:
+        if self.pos != len(self.data):
+            raise MalformedPayload(f"{len(self.data) - self.pos} trailing bytes")
+
+
+def pack_str(s: str) -> bytes:
+    raw = s.encode()
+    if len(raw) > 255:
+        raise ValueError(f"string of {len(raw)} bytes is longer than 255")
+    return bytes([len(raw)]) + raw
+
+
+def check_name(name: str, what: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not 1-64 characters of [A-Za-z0-9_.-]")
+    return name
+
+
+@dataclass(frozen=True)
+class HelloInfo:
+    protocol_version: int
+    capabilities: int
+    max_payload: int
+    ram_bytes: int
+    flash_bytes: int
+    modules: int
+    models: int
+    runtime_name: str
+    runtime_version: str
+    engine: str
+    nn_backend: str
+    target: str
+
+    @property
+    def can_load_modules(self) -> bool:
+        return bool(self.capabilities & CAP_LOAD_MODULES)
+
+    @property
+    def can_load_models(self) -> bool:
+        return bool(self.capabilities & CAP_LOAD_MODELS)
+
+
+def unpack_hello(body: bytes) -> HelloInfo:
+    r = Reader(body)
+    head = (r.u8(), r.u8(), r.u16(), r.u32(), r.u32(), r.u16(), r.u16())
+    strings = tuple(r.string() for _ in range(5))
+    r.done()
+    return HelloInfo(*head, *strings)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A module or model stored on the device."""
+
+    kind: Kind
+    name: str
+    size: int
+    sha256: str  # hex
+
+
+def pack_put_begin(kind: Kind, name: str, size: int, sha256: bytes) -> bytes:
+    check_name(name, "name")
+    if len(sha256) != 32:
+        raise ValueError("sha256 must be 32 bytes")
+    return bytes([kind]) + pack_str(name) + struct.pack("<I", size) + sha256
+
+
+def pack_put_chunk(offset: int, data: bytes) -> bytes:
+    return struct.pack("<I", offset) + data
+
+
+def unpack_list(body: bytes) -> tuple[bool, list[Item]]:
+    r = Reader(body)
+    more, count = r.u8(), r.u8()
+    items = []
+    for _ in range(count):
+        kind, name, size, sha = Kind(r.u8()), r.string(), r.u32(), r.take(32).hex()
+        items.append(Item(kind, name, size, sha))
+    r.done()
+    return bool(more), items
+
+
+def pack_instantiate(module: str) -> bytes:
+    """By name, or by sha256 when given 64 hex digits."""
+    if re.fullmatch(r"[0-9a-fA-F]{64}", module):
+        return b"\x01" + bytes.fromhex(module)
+    return b"\x00" + pack_str(check_name(module, "module name"))
+
+
+def pack_call(instance: int, export: str, args: list[int]) -> bytes:
+    check_name(export, "export name")
+    if len(args) > MAX_ARGS:
+        raise ValueError(f"{len(args)} arguments: at most {MAX_ARGS}")
+    head = struct.pack("<IB", instance, len(args)) + pack_str(export)
+    # i32 arguments: accept both signed and unsigned 32-bit Python ints.
+    return head + b"".join(struct.pack("<I", a & 0xFFFFFFFF) for a in args)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    outcome: CallOutcome
+    result: int | None  # the i32 result when the export returned one
+    value: int  # result, or the exit code when the guest exited
+    elapsed_us: int
+    message: str  # trap / exit / timeout text, "" when returned
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is CallOutcome.RETURNED
+
+
+def unpack_call(body: bytes) -> CallResult:
+    r = Reader(body)
+    outcome, has_result, value, elapsed = CallOutcome(r.u8()), r.u8(), r.i32(), r.u32()
+    message = r.rest().decode("utf-8", "replace")
+    result = value if (outcome is CallOutcome.RETURNED and has_result) else None
+    return CallResult(outcome, result, value, elapsed, message)
+
+
+@dataclass(frozen=True)
+class Stats:
+    ram_high_water: int
+    heap_in_use: int
+    last_call_us: int
+    frames_ok: int
+    bad_crc: int
+    bad_frame: int
+    timeouts: int
+    duplicates: int
+    uptime_ms: int
+
+
+def unpack_stats(body: bytes) -> Stats:
+    r = Reader(body)
+    values = [r.u32() for _ in range(9)]
+    r.done()
+    return Stats(*values)
+
+
+def unpack_u32(body: bytes) -> int:
+    r = Reader(body)
+    value = r.u32()
+    r.done()
+    return value
+
+
+def unpack_more_bytes(body: bytes) -> tuple[bool, bytes]:
+    """LOGS body: u8 more, then bytes."""
+    r = Reader(body)
+    more = bool(r.u8())
+    return more, r.rest()
