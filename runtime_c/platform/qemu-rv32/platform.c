@@ -1,0 +1,350 @@
+/*
+ * qemu-rv32 platform port: rt_platform.h on bare-metal QEMU riscv32 `virt` with picolibc.
+ *
+ * - Link: NS16550A UART, polled (LSR bit 5 to send, bit 0 to receive); the only UART carries the
+ *   device protocol, so rt_os_log goes to a RAM ring (qrv_log_read) instead.
+ * - Time: CLINT mtime (10 MHz). Deadline: CLINT mtimecmp + machine timer interrupt; the trap
+ *   handler resumes at a trampoline that calls the deadline function in thread context.
+ * - Memory: picolibc malloc over the heap the linker script leaves between .bss and the stack,
+ *   with a size header per block for in-use and peak accounting.
+ * - Exit: sifive_test device, (code << 16) | 0x3333, or 0x5555 for 0.
+ */
+#include "qrv.h"
+#include "rt_platform.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+#define REG8(addr) (*(volatile uint8_t *)(uintptr_t)(addr))
+
+#define UART_RBR (QRV_UART_BASE + 0)
+#define UART_THR (QRV_UART_BASE + 0)
+#define UART_IER (QRV_UART_BASE + 1)
+#define UART_FCR (QRV_UART_BASE + 2)
+#define UART_LCR (QRV_UART_BASE + 3)
+#define UART_LSR (QRV_UART_BASE + 5)
+#define LSR_DR 0x01u
+#define LSR_THRE 0x20u
+
+#define CLINT_MTIMECMP_LO (QRV_CLINT_BASE + 0x4000u)
+#define CLINT_MTIMECMP_HI (QRV_CLINT_BASE + 0x4004u)
+#define CLINT_MTIME_LO (QRV_CLINT_BASE + 0xBFF8u)
+#define CLINT_MTIME_HI (QRV_CLINT_BASE + 0xBFFCu)
+
+#define MCAUSE_INTERRUPT 0x80000000u
+#define IRQ_M_TIMER 7u
+#define MIE_MTIE (1u << 7)
+#define MSTATUS_MIE (1u << 3)
+
+/* GCC 12 marks its output rv32imac without zicsr: enable it around each CSR instruction. */
+#define CSR_ASM(insn) ".option push\n.option arch, +zicsr\n" insn "\n.option pop"
+#define CSR_READ(name, out) __asm__ volatile(CSR_ASM("csrr %0, " #name) : "=r"(out))
+#define CSR_SET(name, bits) __asm__ volatile(CSR_ASM("csrs " #name ", %0")::"r"(bits))
+#define CSR_CLEAR(name, bits) __asm__ volatile(CSR_ASM("csrc " #name ", %0")::"r"(bits))
+#define CSR_WRITE(name, v) __asm__ volatile(CSR_ASM("csrw " #name ", %0")::"r"(v))
+
+#define STACK_PAINT 0xA5A5A5A5u
+#define LOG_RING 2048u
+
+/* Symbols of the linker script (picolibc.ld, sized by the rendered qemu-rv32 script). */
+extern uint32_t __heap_start[], __heap_end[], __stack[], __data_start[], __bss_end[];
+
+extern void qrv_trap_entry(void);
+
+typedef struct {
+    uint32_t heap_in_use, heap_peak;
+    rt_os_deadline_fn deadline_fn;
+    volatile bool deadline_armed;
+    uint64_t rng;
+    char log[LOG_RING];
+    uint32_t log_head, log_len;
+} qrv_state_t;
+
+static qrv_state_t qrv;
+
+/* ---- UART ---- */
+
+static void uart_putc(uint8_t c) {
+    while ((REG8(UART_LSR) & LSR_THRE) == 0) {
+    }
+    REG8(UART_THR) = c;
+}
+
+static void uart_init(void) {
+    REG8(UART_IER) = 0x00; /* polled */
+    REG8(UART_LCR) = 0x03; /* 8N1 */
+    REG8(UART_FCR) = 0x07; /* enable and clear FIFOs */
+}
+
+/* ---- time ---- */
+
+uint64_t qrv_mtime(void) {
+    for (;;) {
+        uint32_t hi = REG32(CLINT_MTIME_HI);
+        uint32_t lo = REG32(CLINT_MTIME_LO);
+        if (REG32(CLINT_MTIME_HI) == hi) return ((uint64_t)hi << 32) | lo;
+    }
+}
+
+uint64_t qrv_instret(void) {
+    uint32_t hi, lo, hi2;
+    do {
+        CSR_READ(minstreth, hi);
+        CSR_READ(minstret, lo);
+        CSR_READ(minstreth, hi2);
+    } while (hi != hi2);
+    return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t qrv_cycles(void) {
+    uint32_t hi, lo, hi2;
+    do {
+        CSR_READ(mcycleh, hi);
+        CSR_READ(mcycle, lo);
+        CSR_READ(mcycleh, hi2);
+    } while (hi != hi2);
+    return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t rt_os_time_us(void) {
+    return qrv_mtime() / (QRV_MTIME_HZ / 1000000u);
+}
+
+uint64_t rt_os_realtime_ns(void) {
+    return qrv_mtime() * (1000000000u / QRV_MTIME_HZ);
+}
+
+/* ---- the protocol link ---- */
+
+int rt_os_read_byte(uint32_t timeout_ms) {
+    if (REG8(UART_LSR) & LSR_DR) return REG8(UART_RBR);
+    uint64_t deadline = qrv_mtime() + (uint64_t)timeout_ms * (QRV_MTIME_HZ / 1000u);
+    do {
+        if (REG8(UART_LSR) & LSR_DR) return REG8(UART_RBR);
+    } while (qrv_mtime() < deadline);
+    return RT_OS_READ_TIMEOUT;
+}
+
+int rt_os_write(const uint8_t *data, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        uart_putc(data[i]);
+    return 0;
+}
+
+/* ---- memory: picolibc malloc with a header for accounting ---- */
+
+typedef union {
+    size_t size;
+    uint64_t align; /* keeps the 8-byte alignment malloc gives */
+} qrv_block_t;
+
+void *rt_os_malloc(size_t size) {
+    if (size > (size_t)-1 - sizeof(qrv_block_t)) return NULL;
+    qrv_block_t *b = malloc(sizeof(qrv_block_t) + size);
+    if (b == NULL) return NULL;
+    b->size = size;
+    qrv.heap_in_use += (uint32_t)(size + sizeof(qrv_block_t));
+    if (qrv.heap_in_use > qrv.heap_peak) qrv.heap_peak = qrv.heap_in_use;
+    return b + 1;
+}
+
+void rt_os_free(void *ptr) {
+    if (ptr == NULL) return;
+    qrv_block_t *b = (qrv_block_t *)ptr - 1;
+    qrv.heap_in_use -= (uint32_t)(b->size + sizeof(qrv_block_t));
+    free(b);
+}
+
+uint32_t qrv_heap_in_use(void) {
+    return qrv.heap_in_use;
+}
+uint32_t qrv_heap_high_water(void) {
+    return qrv.heap_peak;
+}
+uint32_t qrv_heap_size(void) {
+    return (uint32_t)((uintptr_t)__heap_end - (uintptr_t)__heap_start);
+}
+uint32_t qrv_static_ram(void) {
+    return (uint32_t)((uintptr_t)__bss_end - (uintptr_t)__data_start);
+}
+
+/* ---- stack painting ---- */
+
+uint32_t qrv_stack_size(void) {
+    return (uint32_t)((uintptr_t)__stack - (uintptr_t)__heap_end);
+}
+
+static void stack_paint(void) {
+    uint32_t *p = __heap_end;
+    uint32_t *limit = (uint32_t *)__builtin_frame_address(0) - 64; /* keep clear of live frames */
+    while (p < limit)
+        *p++ = STACK_PAINT;
+}
+
+uint32_t qrv_stack_high_water(void) {
+    const uint32_t *p = __heap_end;
+    while (p < __stack && *p == STACK_PAINT)
+        p++;
+    return (uint32_t)((uintptr_t)__stack - (uintptr_t)p);
+}
+
+uint32_t qrv_ram_high_water(void) {
+    /* picolibc's malloc keeps its own small headers; the peak here counts what we asked for. */
+    return qrv_static_ram() + qrv.heap_peak + qrv_stack_high_water();
+}
+
+/* ---- misc ---- */
+
+void rt_os_random(uint8_t *buf, size_t len) {
+    /* xorshift64*, seeded from the timer on first use: not for cryptography (docs/abi.md). */
+    if (qrv.rng == 0) qrv.rng = qrv_mtime() | 1u;
+    for (size_t i = 0; i < len; i++) {
+        qrv.rng ^= qrv.rng >> 12;
+        qrv.rng ^= qrv.rng << 25;
+        qrv.rng ^= qrv.rng >> 27;
+        buf[i] = (uint8_t)((qrv.rng * 0x2545F4914F6CDD1DULL) >> 56);
+    }
+}
+
+static void log_putc(char c) {
+    qrv.log[(qrv.log_head + qrv.log_len) % LOG_RING] = c;
+    if (qrv.log_len < LOG_RING) {
+        qrv.log_len++;
+    } else {
+        qrv.log_head = (qrv.log_head + 1) % LOG_RING;
+    }
+}
+
+void rt_os_log(const char *msg) {
+    for (const char *p = msg; *p; p++)
+        log_putc(*p);
+    log_putc('\n');
+}
+
+size_t qrv_log_read(char *out, size_t cap) {
+    size_t n = 0;
+    while (n < cap && qrv.log_len > 0) {
+        out[n++] = qrv.log[qrv.log_head];
+        qrv.log_head = (qrv.log_head + 1) % LOG_RING;
+        qrv.log_len--;
+    }
+    return n;
+}
+
+/* ---- deadline: CLINT timer interrupt ---- */
+
+static void mtimecmp_set(uint64_t when) {
+    REG32(CLINT_MTIMECMP_HI) = 0xFFFFFFFFu; /* no spurious match while the halves change */
+    REG32(CLINT_MTIMECMP_LO) = (uint32_t)when;
+    REG32(CLINT_MTIMECMP_HI) = (uint32_t)(when >> 32);
+}
+
+void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn) {
+    qrv.deadline_fn = fn;
+    qrv.deadline_armed = true;
+    mtimecmp_set(qrv_mtime() + (uint64_t)ms * (QRV_MTIME_HZ / 1000u));
+    CSR_SET(mie, MIE_MTIE);
+    CSR_SET(mstatus, MSTATUS_MIE);
+}
+
+void rt_os_deadline_disarm(void) {
+    CSR_CLEAR(mie, MIE_MTIE);
+    qrv.deadline_armed = false;
+    mtimecmp_set(UINT64_MAX);
+}
+
+/* Runs in thread context after the timer trap returned here instead of to the guest. */
+static void deadline_trampoline(void) {
+    rt_os_deadline_fn fn = qrv.deadline_fn;
+    if (fn != NULL) fn();
+    rt_os_log("qemu-rv32: deadline function returned");
+    qrv_exit(4);
+}
+
+static void put_hex(uint32_t v) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 28; i >= 0; i -= 4)
+        uart_putc((uint8_t)digits[(v >> i) & 0xFu]);
+}
+
+static void put_text(const char *s) {
+    while (*s)
+        uart_putc((uint8_t)*s++);
+}
+
+uintptr_t qrv_trap(uint32_t mcause, uintptr_t mepc, uintptr_t sp);
+
+uintptr_t qrv_trap(uint32_t mcause, uintptr_t mepc, uintptr_t sp) {
+    if (mcause == (MCAUSE_INTERRUPT | IRQ_M_TIMER)) {
+        CSR_CLEAR(mie, MIE_MTIE);
+        mtimecmp_set(UINT64_MAX);
+        if (qrv.deadline_armed) {
+            qrv.deadline_armed = false;
+            return (uintptr_t)deadline_trampoline;
+        }
+        return mepc;
+    }
+    /* A CPU exception in firmware code is a bug: say where on the line, then stop QEMU. */
+    put_text("\nqemu-rv32: fatal trap mcause=0x");
+    put_hex(mcause);
+    put_text(" mepc=0x");
+    put_hex((uint32_t)mepc);
+    put_text(" sp=0x");
+    put_hex((uint32_t)sp);
+    put_text("\n");
+    qrv_exit(3);
+}
+
+/* ---- exit and picolibc hooks ---- */
+
+void qrv_exit(uint32_t code) {
+    code &= 0xFFFFu;
+    REG32(QRV_TEST_BASE) = code == 0 ? 0x5555u : ((code << 16) | 0x3333u);
+    for (;;) {
+    }
+}
+
+void _exit(int code);
+void _exit(int code) {
+    qrv_exit((uint32_t)code);
+}
+
+/* picolibc's abort() raises SIGABRT through these. */
+pid_t getpid(void);
+pid_t getpid(void) {
+    return 1;
+}
+int kill(pid_t pid, int sig);
+int kill(pid_t pid, int sig) {
+    (void)pid;
+    rt_os_log("qemu-rv32: abort");
+    qrv_exit(128u + (uint32_t)sig);
+}
+
+/* stdio for anything that prints (the core does not): into the log ring. */
+static int stdio_put(char c, FILE *f) {
+    (void)f;
+    log_putc(c);
+    return (unsigned char)c;
+}
+
+static int stdio_get(FILE *f) {
+    (void)f;
+    return EOF;
+}
+
+static FILE qrv_stdio = FDEV_SETUP_STREAM(stdio_put, stdio_get, NULL, _FDEV_SETUP_RW);
+FILE *const stdin = &qrv_stdio;
+FILE *const stdout = &qrv_stdio;
+FILE *const stderr = &qrv_stdio;
+
+void qrv_init(void) {
+    uart_init();
+    CSR_WRITE(mtvec, (uintptr_t)qrv_trap_entry);
+    mtimecmp_set(UINT64_MAX);
+    stack_paint();
+}
