@@ -1,0 +1,83 @@
+/* Accounted heap over rt_os_malloc, formatting helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rt.h"
+#include "rt_platform.h"
+
+/* Every block carries its size in front so free/realloc can account exactly. The header is
+ * 16 bytes to keep the payload 16-byte aligned on every platform. */
+typedef union {
+    size_t size;
+    uint8_t pad[16];
+} rt_block_hdr_t;
+
+static size_t g_in_use;
+static size_t g_high_water;
+
+void *rt_malloc(size_t size) {
+    if (size > (size_t)RT_HEAP_BUDGET_BYTES || g_in_use + size > (size_t)RT_HEAP_BUDGET_BYTES) {
+        return NULL;
+    }
+    rt_block_hdr_t *h = (rt_block_hdr_t *)rt_os_malloc(sizeof(rt_block_hdr_t) + size);
+    if (h == NULL) return NULL;
+    h->size = size;
+    g_in_use += size;
+    if (g_in_use > g_high_water) g_high_water = g_in_use;
+    return h + 1;
+}
+
+void *rt_calloc(size_t n, size_t size) {
+    if (size != 0 && n > (size_t)-1 / size) return NULL;
+    void *p = rt_malloc(n * size);
+    if (p != NULL) memset(p, 0, n * size);
+    return p;
+}
+
+void rt_free(void *ptr) {
+    if (ptr == NULL) return;
+    rt_block_hdr_t *h = (rt_block_hdr_t *)ptr - 1;
+    g_in_use -= h->size;
+    rt_os_free(h);
+}
+
+void *rt_realloc(void *ptr, size_t size) {
+    if (ptr == NULL) return rt_malloc(size);
+    rt_block_hdr_t *h = (rt_block_hdr_t *)ptr - 1;
+    size_t old = h->size;
+    void *n = rt_malloc(size);
+    if (n == NULL) return NULL; /* the old block stays valid */
+    memcpy(n, ptr, old < size ? old : size);
+    rt_free(ptr);
+    return n;
+}
+
+size_t rt_mem_in_use(void) {
+    return g_in_use;
+}
+size_t rt_mem_high_water(void) {
+    return g_high_water;
+}
+
+size_t rt_fmt(char *out, size_t cap, const char *fmt, ...) {
+    if (out == NULL || cap == 0) return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+void rt_logf(const char *fmt, ...) {
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n >= 0) rt_os_log(line);
+}

@@ -1,0 +1,64 @@
+/*
+ * rt_engine.h: the wasm engine seam. One implementation per folder engines/<name>/, picked at
+ * build time from the target's runtime.engine (RT_ENGINE_* in rt_config.h).
+ *
+ * The engine runs guest code and owns linear memory; it forwards guest imports to the core's
+ * rt_wasi_* and rt_wasinn_* functions (core/rt_internal.h) and reports traps, proc_exit and
+ * the call time limit as call outcomes. It allocates only through rt_malloc & co.
+ */
+#ifndef RT_ENGINE_H
+#define RT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rt_instance;
+typedef struct rt_eng_module rt_eng_module_t;     /* a module the engine can instantiate */
+typedef struct rt_eng_instance rt_eng_instance_t; /* engine-side instance */
+
+/* One-time engine initialisation (wasm2c: registers function types of every module). */
+rt_status_t rt_eng_init(void);
+void rt_eng_shutdown(void);
+const char *rt_eng_name(void);
+
+/* Modules compiled into the firmware (wasm2c), or loaded at run time (wamr). */
+uint32_t rt_eng_module_count(void);
+const rt_eng_module_t *rt_eng_module_at(uint32_t index);
+const char *rt_eng_module_name(const rt_eng_module_t *m);
+const uint8_t *rt_eng_module_sha256(const rt_eng_module_t *m);
+uint32_t rt_eng_module_size(const rt_eng_module_t *m);
+/* True if modules can be loaded at run time (wasm2c: false, they are compiled in). */
+bool rt_eng_can_load_modules(void);
+
+/* Create an instance whose linear memory is capped at max_memory_bytes. */
+rt_status_t rt_eng_instantiate(const rt_eng_module_t *m, struct rt_instance *owner,
+                               uint32_t max_memory_bytes, rt_eng_instance_t **out, char *msg,
+                               size_t cap);
+void rt_eng_free(rt_eng_instance_t *inst);
+bool rt_eng_has_export(const rt_eng_instance_t *inst, const char *name);
+
+/* Call an export with i32 arguments under a time limit (0 = none). RT_ERR_NOT_FOUND for an
+ * unknown export, RT_ERR_BAD_REQUEST for a wrong argument count; a trap is RT_OK with
+ * res->outcome set. */
+rt_status_t rt_eng_call(rt_eng_instance_t *inst, const char *export_name, const int32_t *args,
+                        uint32_t argc, uint32_t timeout_ms, rt_call_result_t *res, char *msg,
+                        size_t cap);
+
+/* Current linear memory (base may move after memory.grow; re-read after every guest call).
+ * Returns NULL when the module has no memory. */
+uint8_t *rt_eng_memory(rt_eng_instance_t *inst, uint32_t *size);
+
+/* Called by the core's proc_exit: ends the current call with outcome "exited". */
+void rt_eng_exit(rt_eng_instance_t *inst, int32_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_ENGINE_H */

@@ -1,0 +1,56 @@
+/*
+ * rt_platform.h: the whole operating-system surface the portable core may use.
+ *
+ * Each platform (platform/<name>/) implements every function below; the core and the engines
+ * call nothing else from the OS (no stdio, no malloc, no clocks). Modelled on WAMR's
+ * platform_api_vmcore.h.
+ */
+#ifndef RT_PLATFORM_H
+#define RT_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- memory (the core adds accounting on top: see rt_mem_* in rt.h) ---- */
+void *rt_os_malloc(size_t size);
+void rt_os_free(void *ptr);
+
+/* ---- time ---- */
+/* Monotonic microseconds since an arbitrary start (64-bit: never wraps in practice). */
+uint64_t rt_os_time_us(void);
+/* Wall-clock nanoseconds since the Unix epoch; MCUs without a clock count from boot. */
+uint64_t rt_os_realtime_ns(void);
+
+/* ---- the link to the host tools (device protocol bytes) ---- */
+#define RT_OS_READ_TIMEOUT (-1)
+#define RT_OS_READ_CLOSED (-2)
+/* One byte 0..255, RT_OS_READ_TIMEOUT after timeout_ms, RT_OS_READ_CLOSED when the link is gone. */
+int rt_os_read_byte(uint32_t timeout_ms);
+/* Write all len bytes; 0 on success. */
+int rt_os_write(const uint8_t *data, size_t len);
+
+/* ---- misc ---- */
+/* Fill buf with random bytes (not for cryptography on every platform). */
+void rt_os_random(uint8_t *buf, size_t len);
+/* Debug log line (not the protocol link): stderr on POSIX, a second UART on an MCU. */
+void rt_os_log(const char *msg);
+
+/* ---- call time limit ----
+ * rt_os_deadline_arm(ms, fn) makes the platform call fn() once, asynchronously (POSIX: from a
+ * SIGALRM handler; MCU: from the timer interrupt through a thread-context trampoline), after
+ * ms milliseconds unless rt_os_deadline_disarm() runs first. fn may not return (it unwinds the
+ * guest call with longjmp); the platform must leave the timer signal/interrupt unmasked
+ * afterwards. */
+typedef void (*rt_os_deadline_fn)(void);
+void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn);
+void rt_os_deadline_disarm(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_PLATFORM_H */
