@@ -85,6 +85,8 @@ class DeviceClient:
     ) -> tuple[Status, bytes]:
         """Send one request (retransmitting the same frame on timeout); return (status, body)."""
         timeout = self.timeout if timeout is None else timeout
+        if self.stream.timeout != POLL_S:  # someone else may share and retune the stream
+            self.stream.timeout = POLL_S
         self._seq = (self._seq + 1) & 0xFFFF
         seq = self._seq
         wire = encode_frame(Frame(mtype, 0, seq, payload), max_payload=self.max_payload)

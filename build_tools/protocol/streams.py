@@ -128,6 +128,7 @@ class ProcessStream:
         if self._closed:
             raise OSError(f"stream to pid {self.pid} is closed")
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._fill(0.0)  # even with timeout 0, take what has already arrived
         while len(self._buf) < size and not self._eof:
             left = 3600.0 if deadline is None else deadline - time.monotonic()
             if left <= 0:
