@@ -35,9 +35,17 @@
 #define CLINT_MTIME_LO (QRV_CLINT_BASE + 0xBFF8u)
 #define CLINT_MTIME_HI (QRV_CLINT_BASE + 0xBFFCu)
 
+#define PLIC_BASE 0x0C000000u
+#define PLIC_PRIORITY(irq) (PLIC_BASE + 4u * (irq))
+#define PLIC_ENABLE (PLIC_BASE + 0x2000u) /* context 0: hart 0, M-mode */
+#define PLIC_THRESHOLD (PLIC_BASE + 0x200000u)
+#define PLIC_CLAIM (PLIC_BASE + 0x200004u)
+#define QRV_UART_IRQ 10u
+
 #define MCAUSE_INTERRUPT 0x80000000u
 #define IRQ_M_TIMER 7u
 #define MIE_MTIE (1u << 7)
+#define MIE_MEIE (1u << 11)
 #define MSTATUS_MIE (1u << 3)
 
 /* GCC 12 marks its output rv32imac without zicsr: enable it around each CSR instruction. */
@@ -66,6 +74,8 @@ typedef struct {
 
 static qrv_state_t qrv;
 
+static void mtimecmp_set(uint64_t when);
+
 /* ---- UART ---- */
 
 static void uart_putc(uint8_t c) {
@@ -75,7 +85,7 @@ static void uart_putc(uint8_t c) {
 }
 
 static void uart_init(void) {
-    REG8(UART_IER) = 0x00; /* polled */
+    REG8(UART_IER) = 0x01; /* RX data interrupt: only ever wakes wfi (see read_wait) */
     REG8(UART_LCR) = 0x03; /* 8N1 */
     REG8(UART_FCR) = 0x07; /* enable and clear FIFOs */
 }
@@ -120,10 +130,42 @@ uint64_t rt_os_realtime_ns(void) {
 
 /* ---- the protocol link ---- */
 
+/*
+ * Waiting for a byte sleeps in wfi instead of polling: every UART register access takes QEMU's
+ * global lock, so a tight LSR loop starves the thread that feeds the UART from the socket (a
+ * polled receive path moved under 3 KB/s; sleeping until the RX interrupt is pending, far more).
+ * Interrupts stay globally masked (mstatus.MIE = 0): the UART (through the PLIC) and the timer
+ * only wake wfi, no trap is taken. The timer wake bounds the wait for the timeout.
+ */
+static int read_wait(uint64_t deadline) {
+    uint32_t mstatus;
+    CSR_READ(mstatus, mstatus);
+    CSR_CLEAR(mstatus, MSTATUS_MIE);
+    mtimecmp_set(deadline);
+    CSR_SET(mie, MIE_MEIE | MIE_MTIE);
+    int c = RT_OS_READ_TIMEOUT;
+    for (;;) {
+        if (REG8(UART_LSR) & LSR_DR) {
+            c = REG8(UART_RBR);
+            break;
+        }
+        uint32_t id = REG32(PLIC_CLAIM);
+        if (id != 0) REG32(PLIC_CLAIM) = id; /* complete: re-arms the level-triggered source */
+        if (REG8(UART_LSR) & LSR_DR) continue;
+        if (qrv_mtime() >= deadline) break;
+        __asm__ volatile("wfi");
+    }
+    CSR_CLEAR(mie, MIE_MEIE | MIE_MTIE);
+    mtimecmp_set(UINT64_MAX);
+    CSR_SET(mstatus, mstatus & MSTATUS_MIE);
+    return c;
+}
+
 int rt_os_read_byte(uint32_t timeout_ms) {
     if (REG8(UART_LSR) & LSR_DR) return REG8(UART_RBR);
     uint64_t deadline = qrv_mtime() + (uint64_t)timeout_ms * (QRV_MTIME_HZ / 1000u);
-    do {
+    if (!qrv.deadline_armed) return read_wait(deadline);
+    do { /* the call deadline owns the timer: poll */
         if (REG8(UART_LSR) & LSR_DR) return REG8(UART_RBR);
     } while (qrv_mtime() < deadline);
     return RT_OS_READ_TIMEOUT;
@@ -344,6 +386,9 @@ FILE *const stderr = &qrv_stdio;
 
 void qrv_init(void) {
     uart_init();
+    REG32(PLIC_PRIORITY(QRV_UART_IRQ)) = 1;
+    REG32(PLIC_ENABLE) = 1u << QRV_UART_IRQ;
+    REG32(PLIC_THRESHOLD) = 0;
     CSR_WRITE(mtvec, (uintptr_t)qrv_trap_entry);
     mtimecmp_set(UINT64_MAX);
     stack_paint();
