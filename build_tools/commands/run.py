@@ -1,0 +1,114 @@
+"""`run TARGET GUEST [EXPORT [ARGS...]]`: run one export of a guest on a target's runtime.
+
+Guest output goes to stdout; the exit code is the guest's (proc_exit code, 1 on a trap, a
+timeout or an error, with the cause on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..devices.base import CallOutcome, open_device
+from ..errors import BuildToolsError
+from ..guests import build_guests
+from ..host.models import parse_model_option
+from ..targets import Target, load_target
+from . import Command
+
+BACKEND_CHOICES = ["litert", "tflite-runtime", "tflm", "builtin"]
+
+
+def add_host_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="register a model for load_by_name (repeatable)",
+    )
+    parser.add_argument(
+        "--backend", choices=BACKEND_CHOICES, help="NN backend (default: the target's)"
+    )
+
+
+def device_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"backend": args.backend, "models": [parse_model_option(m) for m in args.model]}
+
+
+def guest_bytes(target: Target, guest: str) -> tuple[str, bytes]:
+    path = Path(guest)
+    if path.suffix == ".wasm":
+        if not path.is_file():
+            raise BuildToolsError(f"no such module {guest}")
+        return path.stem, path.read_bytes()
+    built = build_guests(target)
+    for g in built.guests:
+        if g.name == guest:
+            return g.name, (built.directory / g.path).read_bytes()
+    known = ", ".join(g.name for g in built.guests)
+    raise BuildToolsError(
+        f"no guest {guest!r} for target {target.name}",
+        hint=f"guests: {known}, or a path to a .wasm",
+    )
+
+
+def parse_arg(text: str, input_addr: int | None, input_len: int) -> int:
+    if text in ("@input", "@input_len"):
+        if input_addr is None:
+            raise BuildToolsError(f"{text} needs --input FILE")
+        return input_addr if text == "@input" else input_len
+    try:
+        return int(text, 0)
+    except ValueError as e:
+        raise BuildToolsError(
+            f"argument {text!r} is not an integer (or @input / @input_len)"
+        ) from e
+
+
+class RunCommand(Command):
+    name = "run"
+    help = "run a guest export (or a command module's _start) on a target's runtime"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("target")
+        parser.add_argument("guest", help="guest name, or a path to a .wasm file")
+        parser.add_argument("export", nargs="?", help="reactor export to call (default: _start)")
+        parser.add_argument(
+            "args", nargs="*", help="i32 arguments; @input / @input_len with --input"
+        )
+        parser.add_argument("--input", type=Path, help="file written into guest memory via alloc()")
+        add_host_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        target = load_target(args.target)
+        name, wasm = guest_bytes(target, args.guest)
+        with open_device(target, device_options(args)) as dut:
+            iid = dut.instantiate(name, wasm)
+            input_addr, input_len = None, 0
+            if args.input is not None:
+                data = args.input.read_bytes()
+                out = dut.call(iid, "alloc", [max(len(data), 1)])
+                if out.status != "ok" or not out.value:
+                    raise BuildToolsError(f"guest {name}: alloc({len(data)}) failed for --input")
+                input_addr, input_len = out.value, len(data)
+                dut.write_memory(iid, input_addr, data)
+            export = args.export or "_start"
+            call_args = [parse_arg(a, input_addr, input_len) for a in args.args]
+            outcome = dut.call(iid, export, call_args)
+            sys.stdout.buffer.write(dut.logs(iid))
+            sys.stdout.flush()
+            return report(outcome, export)
+
+
+def report(outcome: CallOutcome, export: str) -> int:
+    if outcome.status == "ok":
+        if export != "_start" and outcome.value is not None:
+            print(outcome.value)
+        return 0
+    if outcome.status == "exit":
+        return outcome.exit_code or 0
+    print(f"error: {export}: {outcome.message}", file=sys.stderr)
+    return 1

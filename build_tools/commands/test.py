@@ -1,0 +1,54 @@
+"""`test TARGET`: the shared conformance suite on a target's device; `--matrix` merges results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..conformance.report import junit_xml, load_results, markdown_matrix
+from ..conformance.suite import run_suite
+from ..targets import load_target
+from . import Command
+from .run import add_host_options, device_options
+
+
+class TestCommand(Command):
+    name = "test"
+    help = "run the conformance suite on a target (or render a matrix from JSON results)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("target", nargs="?")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML")
+        parser.add_argument("-k", dest="pattern", help="only cases whose id matches this regex")
+        parser.add_argument(
+            "--matrix",
+            nargs="+",
+            type=Path,
+            metavar="RESULT_JSON",
+            help="print a case x target markdown matrix from saved --json results",
+        )
+        add_host_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.matrix:
+            print(markdown_matrix(load_results(args.matrix)), end="")
+            return 0
+        if not args.target:
+            print("usage: test TARGET [--json] [--junit FILE] [-k PATTERN]")
+            return 2
+        result = run_suite(load_target(args.target), args.pattern, device_options(args))
+        if args.junit:
+            args.junit.write_text(junit_xml(result), encoding="utf-8")
+        if args.json:
+            print(json.dumps(result.as_json(), indent=2))
+        else:
+            for c in result.cases:
+                line = f"{c.status:<8} {c.id}"
+                print(line + (f"  ({c.detail})" if c.detail else ""))
+            print(
+                f"{result.target}: {result.count('passed')} passed, {result.count('failed')} failed, "
+                f"{result.count('skipped')} skipped"
+            )
+        return 1 if result.count("failed") else 0

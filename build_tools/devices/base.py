@@ -1,0 +1,121 @@
+"""The device-under-test interface: everything the conformance suite and the CLI need from a
+runtime, as primitives a C runtime can serve over a byte protocol (docs/protocol.md).
+
+Adapters register themselves by transport (`register_device("local", HostDut)`); callers pick one
+with `open_device(target)` from the target's `connection.transport`, never by board name.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import DeviceError
+from ..targets import Target
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("ok", "trap", "timeout", "exit", "error")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    runtime: str  # "python-host" | "c"
+    engine: str  # "wasmtime" | "wamr" | "wasm2c"
+    nn_backend: str  # default backend
+    memory_budget_kib: int  # per instance
+    models: tuple[str, ...]  # names load_by_name can find
+    max_graphs: int
+    max_contexts: int
+    can_load_code: bool = True  # False: only modules built into the firmware (wasm2c)
+    builtin_modules: tuple[str, ...] = ()  # sha256 of modules in the firmware
+    model_backends: dict[str, str] = field(default_factory=dict)  # per-model backend overrides
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    status: str  # one of STATUSES
+    value: int | None  # the i32 result when status is ok (None for void exports)
+    message: str  # the cause on anything but ok ("timeout: ...", "trap: unreachable", ...)
+    elapsed_us: int
+    exit_code: int | None = None  # for status "exit"
+
+
+class NotSupported(DeviceError):
+    """The device cannot do this at all (e.g. load new code on a wasm2c build)."""
+
+
+class Dut(ABC):
+    """One runtime. Instance ids are device-chosen small integers."""
+
+    def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
+        self.target = target
+        self.options = options or {}
+
+    def __enter__(self) -> Dut:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def info(self) -> DeviceInfo: ...
+
+    @abstractmethod
+    def put_model(self, name: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def instantiate(self, module_name: str, wasm: bytes) -> int:
+        """Loads and instantiates a module; raises DeviceError naming the reason."""
+
+    @abstractmethod
+    def call(self, instance: int, export: str, args: list[int]) -> CallOutcome: ...
+
+    @abstractmethod
+    def write_memory(self, instance: int, addr: int, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read_memory(self, instance: int, addr: int, n: int) -> bytes: ...
+
+    @abstractmethod
+    def logs(self, instance: int) -> bytes:
+        """Everything the instance wrote to fds 1 and 2 so far."""
+
+    @abstractmethod
+    def drop(self, instance: int) -> None: ...
+
+
+DutFactory = Callable[[Target, dict[str, Any]], Dut]
+_REGISTRY: dict[str, DutFactory] = {}
+
+
+def register_device(transport: str, factory: DutFactory) -> None:
+    _REGISTRY[transport] = factory
+
+
+def registered_transports() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def open_device(target: Target, options: dict[str, Any] | None = None) -> Dut:
+    """An adapter for the target's `connection.transport` (not yet opened)."""
+    from . import load_adapters
+
+    load_adapters()
+    factory = _REGISTRY.get(target.connection.transport)
+    if factory is None:
+        raise DeviceError(
+            f"target {target.name}: no device adapter for transport "
+            f"{target.connection.transport!r} (available: {', '.join(registered_transports())})"
+        )
+    return factory(target, options or {})

@@ -1,0 +1,250 @@
+"""The Python wasmtime host: compiles modules, instantiates guests with wasi-nn and the WASI
+subset, and runs exports under per-instance memory and CPU-time limits.
+
+One `HostRuntime` per process (one engine, one module cache, one model loader); one store and
+linker per `HostInstance`, so limits, handles and captured output never leak between instances.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import wasmtime
+
+from ..errors import BuildToolsError
+from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN
+from .loader import GraphLoader
+from .memory import U32_MAX, GuestMemory
+from .models import ModelRegistry
+from .wasi import SIGNATURES, ProcExit, Wasi, WasiState
+from .wasi_nn import NnError, WasiNn
+from .watchdog import EpochTicker
+
+log = logging.getLogger(__name__)
+
+I32 = wasmtime.ValType.i32()
+I64 = wasmtime.ValType.i64()
+NN_ARITY = {
+    "load": 5,
+    "load_by_name": 3,
+    "load_by_name_with_config": 5,
+    "init_execution_context": 2,
+    "set_input": 3,
+    "compute": 1,
+    "get_output": 5,
+}
+
+
+class GuestError(BuildToolsError):
+    """A module could not be compiled or instantiated (names the module and the reason)."""
+
+
+@dataclass(frozen=True)
+class HostLimits:
+    memory_bytes: int
+    timeout_ms: int
+    max_graphs: int
+    max_contexts: int
+
+
+@dataclass(frozen=True)
+class CallResult:
+    status: str  # ok | trap | timeout | exit | error
+    value: int | None
+    message: str
+    elapsed_us: int
+    exit_code: int | None = None
+
+
+class HostRuntime:
+    def __init__(self, registry: ModelRegistry, backend: str, limits: HostLimits) -> None:
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self.engine = wasmtime.Engine(config)
+        self.limits = limits
+        self.loader = GraphLoader(registry, backend)
+        self._modules: dict[str, wasmtime.Module] = {}
+        self.ticker = EpochTicker(self.engine)
+
+    def compile(self, name: str, wasm: bytes) -> wasmtime.Module:
+        digest = hashlib.sha256(wasm).hexdigest()
+        module = self._modules.get(digest)
+        if module is None:
+            try:
+                module = wasmtime.Module(self.engine, wasm)
+            except wasmtime.WasmtimeError as e:
+                raise GuestError(f"module {name}: does not compile: {_first_line(e)}") from e
+            _check_imports(name, module)
+            self._modules[digest] = module
+        return module
+
+    def instantiate(self, name: str, wasm: bytes) -> HostInstance:
+        self.ticker.start()
+        return HostInstance(self, name, self.compile(name, wasm))
+
+    def close(self) -> None:
+        self.ticker.stop()
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _check_imports(name: str, module: wasmtime.Module) -> None:
+    for imp in module.imports:
+        allowed = ALLOWED_IMPORTS.get(imp.module, frozenset())
+        if imp.name not in allowed or not isinstance(imp.type, wasmtime.FuncType):
+            raise GuestError(
+                f"module {name}: import {imp.module}.{imp.name} is not in the allowed ABI",
+                hint="guests may import only what docs/abi.md lists",
+            )
+
+
+class HostInstance:
+    def __init__(self, runtime: HostRuntime, name: str, module: wasmtime.Module) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.store = wasmtime.Store(runtime.engine)
+        limits = runtime.limits
+        self.store.set_limits(memory_size=limits.memory_bytes)
+        self.wasi_state = WasiState()
+        self.nn = WasiNn(runtime.loader, limits.max_graphs, limits.max_contexts)
+        self._memory: wasmtime.Memory | None = None
+        self._view_key: tuple[int, int] = (0, -1)
+        self._view = GuestMemory(np.zeros(0, np.uint8))
+        linker = wasmtime.Linker(runtime.engine)
+        self._define(linker)
+        self.exports: dict[str, Any] = {}
+        self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
+        try:
+            instance = linker.instantiate(self.store, module)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
+            raise GuestError(f"module {name}: cannot instantiate: {_first_line(e)}") from e
+        self.exports = dict(instance.exports(self.store).items())
+        memory = self.exports.get("memory")
+        self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        self.command = "_start" in self.exports
+        self.initialized = False
+
+    # -- host imports ---------------------------------------------------------------------
+
+    def _define(self, linker: wasmtime.Linker) -> None:
+        for fn_name, arity in NN_ARITY.items():
+            method = getattr(self.nn, fn_name)
+            linker.define_func(
+                WASI_NN,
+                fn_name,
+                wasmtime.FuncType([I32] * arity, [I32]),
+                self._nn_import(method),
+                access_caller=True,
+            )
+        wasi = Wasi(self.wasi_state)
+        for fn_name, (params, has_result) in SIGNATURES.items():
+            linker.define_func(
+                WASI,
+                fn_name,
+                wasmtime.FuncType(
+                    [I64 if p == "I" else I32 for p in params], [I32] if has_result else []
+                ),
+                self._wasi_import(getattr(wasi, fn_name), params),
+                access_caller=True,
+            )
+
+    def memory_view(self, caller: wasmtime.Caller | wasmtime.Store) -> GuestMemory | None:
+        memory = self._memory
+        if memory is None:
+            found = caller.get("memory") if isinstance(caller, wasmtime.Caller) else None
+            if not isinstance(found, wasmtime.Memory):
+                return None
+            memory = found
+        ptr = memory.data_ptr(caller)
+        size = memory.data_len(caller)
+        key = (ctypes.addressof(ptr.contents) if size else 0, size)
+        if key != self._view_key:  # memory moved or grew: rebuild the numpy view
+            self._view = GuestMemory.from_pointer(ptr, size)
+            self._view_key = key
+        return self._view
+
+    def _nn_import(self, method: Callable[..., int]) -> Callable[..., int]:
+        def call(caller: wasmtime.Caller, *args: int) -> int:
+            try:
+                mem = self.memory_view(caller)
+                if mem is None:
+                    return int(NnError.MISSING_MEMORY)
+                return method(mem, *[a & U32_MAX for a in args])
+            except Exception:  # never unwind into the engine
+                log.exception("wasi-nn host function failed")
+                return int(NnError.RUNTIME_ERROR)
+
+        return call
+
+    def _wasi_import(self, method: Callable[..., Any], params: str) -> Callable[..., Any]:
+        def call(caller: wasmtime.Caller, *args: int) -> Any:
+            mem = self.memory_view(caller) or GuestMemory(np.zeros(0, np.uint8))
+            unsigned = [a & U32_MAX if p == "i" else a for p, a in zip(params, args, strict=True)]
+            try:
+                return method(mem, *unsigned)
+            except ProcExit:
+                raise
+            except Exception:
+                log.exception("wasi host function failed")
+                return 29  # EIO
+
+        return call
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def ensure_initialized(self) -> CallResult | None:
+        """Runs `_initialize` once for reactors (docs/abi.md section 1); returns its failure."""
+        if self.initialized or "_initialize" not in self.exports:
+            self.initialized = True
+            return None
+        self.initialized = True
+        result = self.call("_initialize", [])
+        return None if result.status == "ok" else result
+
+    def call(self, export: str, args: list[int]) -> CallResult:
+        func = self.exports.get(export)
+        if not isinstance(func, wasmtime.Func):
+            return CallResult("error", None, f"{self.name} has no exported function {export!r}", 0)
+        if export not in ("_initialize", "_start"):
+            failed = self.ensure_initialized()
+            if failed is not None:
+                return failed
+        ticker = self.runtime.ticker
+        self.store.set_epoch_deadline(ticker.deadline_ticks(self.runtime.limits.timeout_ms))
+        start = time.perf_counter_ns()
+        try:
+            value = func(self.store, *args)
+        except ProcExit as e:
+            message = f"guest called proc_exit({e.code})"
+            return CallResult("exit", None, message, _since(start), exit_code=e.code)
+        except wasmtime.Trap as e:
+            return self._trap(e, start)
+        except wasmtime.WasmtimeError as e:
+            return CallResult("error", None, f"{export}: {_first_line(e)}", _since(start))
+        result = value if isinstance(value, int) else None
+        return CallResult("ok", result, "", _since(start))
+
+    def _trap(self, e: wasmtime.Trap, start: int) -> CallResult:
+        elapsed = _since(start)
+        if e.trap_code == wasmtime.TrapCode.INTERRUPT:
+            limit = self.runtime.limits.timeout_ms
+            return CallResult("timeout", None, f"timeout: call exceeded {limit} ms", elapsed)
+        code = e.trap_code
+        cause = code.name.lower().replace("_", " ") if code is not None else _first_line(e)
+        return CallResult("trap", None, f"trap: {cause}", elapsed)
+
+    def logs(self) -> bytes:
+        return bytes(self.wasi_state.output)
+
+
+def _since(start_ns: int) -> int:
+    return (time.perf_counter_ns() - start_ns) // 1000
