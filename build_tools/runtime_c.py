@@ -273,6 +273,19 @@ class RuntimeBuild:
     sanitize: bool
 
 
+# Platforms runtime_c/CMakeLists.txt builds as a native executable.
+CMAKE_PLATFORMS = ("posix",)
+
+
+def builds_with_cmake(target: Target) -> bool:
+    """True for C runtimes that this module builds with CMake (a native process)."""
+    return (
+        target.runtime.kind == "c"
+        and target.build.system == "cmake"
+        and target.runtime.platform in CMAKE_PLATFORMS
+    )
+
+
 def variant_dir(target: Target, sanitize: bool) -> Path:
     return build_root() / target.name / ("runtime-asan" if sanitize else "runtime")
 

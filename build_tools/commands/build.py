@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .. import runtime_c
 from ..guests import build_guests
 from ..targets import load_target
 from . import Command
@@ -17,10 +18,18 @@ class BuildCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("target")
         parser.add_argument("--json", action="store_true", help="print the build manifest as JSON")
+        parser.add_argument(
+            "--sanitize",
+            action="store_true",
+            help="C runtimes built with CMake: the AddressSanitizer + UBSan variant",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         target = load_target(args.target)
         result = build_guests(target)
+        runtime = None
+        if runtime_c.builds_with_cmake(target):
+            runtime = runtime_c.build_runtime(target, result, sanitize=args.sanitize)
         if args.json:
             print(json.dumps(result.manifest(), indent=2))
             return 0
@@ -28,4 +37,10 @@ class BuildCommand(Command):
         print(f"{target.name}: guests in {result.directory} (rebuilt: {rebuilt})")
         for g in result.guests:
             print(f"  {g.name:<10} {g.size:>7} B  sha256 {g.sha256[:16]}  imports {len(g.imports)}")
+        if runtime is not None:
+            variant = " (ASan+UBSan)" if runtime.sanitize else ""
+            print(f"{target.name}: runtime{variant} {runtime.binary}")
+            print(f"  models built in: {', '.join(runtime.sources.models) or 'none'}")
+            for name, reason in runtime.sources.skipped_models.items():
+                print(f"  model {name} skipped: {reason}")
         return 0

@@ -1,0 +1,231 @@
+"""The `process` transport: the C micro-runtime as a native process (targets with platform
+"posix"), spoken to over its stdin/stdout with the device protocol (docs/protocol.md).
+
+Options: `binary` (Path, use this runtime executable), `sanitize` (bool, the ASan+UBSan build;
+default from the BUILD_TOOLS_SANITIZE environment variable),
+`build` (bool, default True: bring the runtime up to date first, incrementally),
+`stderr_log` (Path, where the runtime's debug log goes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeviceError
+from ..protocol.client import DeviceClient, DeviceRequestError
+from ..protocol.messages import CallOutcome as WireOutcome
+from ..protocol.messages import HelloInfo, Kind
+from ..protocol.streams import ProcessStream
+from ..targets import Target
+from .base import CallOutcome, DeviceInfo, Dut, NotSupported, register_device
+
+log = logging.getLogger(__name__)
+
+SANITIZE_ENV = "BUILD_TOOLS_SANITIZE"  # "1": run the ASan+UBSan build of the runtime
+
+_STATUS = {
+    WireOutcome.RETURNED: "ok",
+    WireOutcome.TRAPPED: "trap",
+    WireOutcome.EXITED: "exit",
+    WireOutcome.TIMEOUT: "timeout",
+}
+
+
+def sanitize_requested(options: dict[str, Any]) -> bool:
+    """The `sanitize` option, else the BUILD_TOOLS_SANITIZE environment variable."""
+    if "sanitize" in options:
+        return bool(options["sanitize"])
+    return os.environ.get(SANITIZE_ENV, "") not in ("", "0")
+
+
+def runtime_binary(target: Target, options: dict[str, Any]) -> Path:
+    """The executable to launch: given, or built (incrementally: a no-op when up to date)."""
+    from .. import runtime_c  # imported late: building pulls in the toolchain adapters
+
+    given = options.get("binary")
+    if given is not None:
+        return Path(given)
+    sanitize = sanitize_requested(options)
+    if options.get("build", True):
+        return runtime_c.build_runtime(target, sanitize=sanitize).binary
+    binary = runtime_c.binary_path(target, sanitize)
+    if not binary.exists():
+        raise DeviceError(
+            f"target {target.name}: no runtime at {binary}",
+            hint=f"run: python -m build_tools build {target.name}"
+            + (" --sanitize" if sanitize else ""),
+        )
+    return binary
+
+
+class PosixDut(Dut):
+    """One runtime process per open(); close() ends it (stdin closed, then waited for)."""
+
+    def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
+        super().__init__(target, options)
+        self._stream: ProcessStream | None = None
+        self._client: DeviceClient | None = None
+        self._hello: HelloInfo | None = None
+        self._modules: dict[str, str] = {}  # sha256 -> name, built into the firmware
+        self._models: list[str] = []
+        self._logs: dict[int, bytearray] = {}  # the device drains; the interface accumulates
+
+    @property
+    def client(self) -> DeviceClient:
+        if self._client is None:
+            raise DeviceError(f"device {self.target.name} is not open")
+        return self._client
+
+    @property
+    def pid(self) -> int | None:
+        return self._stream.pid if self._stream is not None else None
+
+    def open(self) -> None:
+        if self._stream is not None:
+            return
+        binary = runtime_binary(self.target, self.options)
+        stderr_log = self.options.get("stderr_log")
+        self._stream = ProcessStream(
+            [str(binary)], stderr_log=Path(stderr_log) if stderr_log else None
+        )
+        self._client = DeviceClient(self._stream, self.target.name)
+        try:
+            self._hello = self._client.hello()
+            self._refresh_items()
+        except Exception:
+            self.close()
+            raise
+        log.info(
+            "%s: pid %d, %s %s, %d modules, %d models",
+            self.target.name,
+            self._stream.pid,
+            self._hello.runtime_name,
+            self._hello.engine,
+            len(self._modules),
+            len(self._models),
+        )
+
+    def _refresh_items(self) -> None:
+        self._modules = {}
+        self._models = []
+        for item in self.client.list():
+            if item.kind is Kind.MODULE:
+                self._modules[item.sha256] = item.name
+            else:
+                self._models.append(item.name)
+
+    def close(self) -> None:
+        stream, self._stream, self._client = self._stream, None, None
+        if stream is not None:
+            stream.close()
+            if stream.poll() not in (0, None):
+                log.warning(
+                    "%s: runtime exited with %s; stderr:\n%s",
+                    self.target.name,
+                    stream.poll(),
+                    stream.stderr_text()[-2000:],
+                )
+
+    def stderr_text(self) -> str:
+        return self._stream.stderr_text() if self._stream is not None else ""
+
+    def info(self) -> DeviceInfo:
+        hello = self._hello
+        if hello is None:
+            raise DeviceError(f"device {self.target.name} is not open")
+        lim = self.target.limits
+        return DeviceInfo(
+            runtime=self.target.runtime.kind,
+            engine=hello.engine,
+            nn_backend=hello.nn_backend,
+            memory_budget_kib=lim.instance_memory_kib,
+            models=tuple(self._models),
+            max_graphs=lim.max_graphs,
+            max_contexts=lim.max_contexts,
+            can_load_code=hello.can_load_modules,
+            builtin_modules=tuple(self._modules),
+        )
+
+    def _wrap(self, what: str, e: DeviceRequestError) -> DeviceError:
+        return DeviceError(f"{self.target.name}: {what}: {e.device_message or e}")
+
+    def put_model(self, name: str, data: bytes) -> None:
+        try:
+            self.client.put(Kind.MODEL, name, data)
+        except DeviceRequestError as e:
+            raise self._wrap(f"put model {name}", e) from e
+        if name not in self._models:
+            self._models.append(name)
+
+    def instantiate(self, module_name: str, wasm: bytes) -> int:
+        sha = hashlib.sha256(wasm).hexdigest()
+        hello = self._hello
+        if sha not in self._modules:
+            if hello is None or not hello.can_load_modules:
+                raise NotSupported(
+                    f"{self.target.name}: module {module_name} (sha256 {sha[:12]}) is not built "
+                    "into this wasm2c runtime, which cannot load code at run time",
+                    hint=f"add it to guests.modules of {self.target.source.name} and rebuild",
+                )
+            try:
+                self.client.put(Kind.MODULE, module_name, wasm)
+            except DeviceRequestError as e:
+                raise self._wrap(f"upload {module_name}", e) from e
+        try:
+            return self.client.instantiate(sha)
+        except DeviceRequestError as e:
+            raise self._wrap(f"instantiate {module_name}", e) from e
+
+    def call(self, instance: int, export: str, args: list[int]) -> CallOutcome:
+        # The device ends the call at its own limit; allow that plus the link's latency.
+        timeout = self.target.limits.call_timeout_ms / 1000.0 + 5.0
+        try:
+            r = self.client.call(instance, export, args, timeout=timeout)
+        except DeviceRequestError as e:
+            return CallOutcome("error", None, e.device_message or str(e), 0)
+        status = _STATUS[r.outcome]
+        message = r.message
+        if status == "timeout" and not message.startswith("timeout"):
+            message = f"timeout: {message}"
+        return CallOutcome(
+            status,
+            r.result if status == "ok" else None,
+            message,
+            r.elapsed_us,
+            r.value if status == "exit" else None,
+        )
+
+    def write_memory(self, instance: int, addr: int, data: bytes) -> None:
+        try:
+            self.client.mem_write(instance, addr, data)
+        except DeviceRequestError as e:
+            raise self._wrap("write_memory", e) from e
+
+    def read_memory(self, instance: int, addr: int, n: int) -> bytes:
+        try:
+            return self.client.mem_read(instance, addr, n)
+        except DeviceRequestError as e:
+            raise self._wrap("read_memory", e) from e
+
+    def logs(self, instance: int) -> bytes:
+        try:
+            data = self.client.logs(instance)
+        except DeviceRequestError as e:
+            raise self._wrap("logs", e) from e
+        buf = self._logs.setdefault(instance, bytearray())
+        buf += data
+        return bytes(buf)
+
+    def drop(self, instance: int) -> None:
+        try:
+            self.client.drop(instance)
+            self._logs.pop(instance, None)
+        except DeviceRequestError as e:
+            raise self._wrap("drop", e) from e
+
+
+register_device("process", PosixDut)
