@@ -15,9 +15,11 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import serial
+
+from build_tools.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,14 @@ class ProcessStream:
         self.close()
 
 
-def open_url(url: str, *, baudrate: int = 115200, timeout: float = 1.0) -> serial.SerialBase:
-    """Open a pyserial URL or device path: socket://HOST:PORT, /dev/ttyUSB0, loop://, ..."""
+def open_url(url: str, *, baudrate: int = 115200, timeout: float = 1.0) -> ByteStream:
+    """Open a pyserial URL or device path: socket://HOST:PORT, /dev/ttyUSB0, loop://, ...
+
+    Raises DeviceError when it cannot be opened (no such port, nothing listening)."""
     log.debug("opening serial %s at %d baud", url, baudrate)
-    return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+    except (serial.SerialException, ValueError) as e:
+        raise DeviceError(f"cannot open {url}: {e}") from e
+    # Every concrete pyserial class has in_waiting; the SerialBase stub does not declare it.
+    return cast(ByteStream, port)

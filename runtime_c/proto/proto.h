@@ -308,7 +308,8 @@ typedef struct {
     uint32_t frames_ok, bad_crc, bad_frame, timeouts, duplicates;
 } proto_counters_t;
 
-/* Dispatcher state: ~4.3 KB with the default PROTO_MAX_PAYLOAD, no heap. */
+/* Dispatcher state: ~3.3 KB with the default PROTO_MAX_PAYLOAD, no heap. proto_frame_encode
+ * also needs PROTO_MAX_FRAME bytes of stack while a response is encoded. */
 typedef struct {
     proto_io_t io;
     const proto_handlers_t *h;

@@ -7,12 +7,16 @@ import logging
 import shutil
 from pathlib import Path
 
-import pytest
-
+from build_tools.errors import ToolchainError
 from build_tools.paths import build_root, repo_root
 from build_tools.toolchains.runner import run
 
 log = logging.getLogger(__name__)
+
+
+class MissingTool(ToolchainError):
+    """A tool the build needs is not installed (tests skip on this, they fail on others)."""
+
 
 PROTO_SRC = repo_root() / "runtime_c" / "proto"
 
@@ -43,17 +47,18 @@ def _cmake_build(source: Path, build_dir: Path, defines: dict[str, str], target:
         return
     cmake = shutil.which("cmake")
     if cmake is None:
-        pytest.skip("cmake not found on PATH (run ci/setup.sh)")
+        raise MissingTool("cmake not found on PATH (run ci/setup.sh)")
     flags = [f"-D{k}={v}" for k, v in sorted(defines.items())]
     run([cmake, "-S", str(source), "-B", str(build_dir), *flags], "configure runtime_c/proto")
     run([cmake, "--build", str(build_dir), "--target", target], f"build {target}")
 
 
 def build_variant(variant: str) -> Path:
+    """Configure and build one variant (incrementally); returns the binary."""
     defines, target = VARIANTS[variant]
     compiler = defines.get("CMAKE_C_COMPILER")
     if compiler and shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} not found on PATH (needed for the {variant} build)")
+        raise MissingTool(f"{compiler} not found on PATH (needed for the {variant} build)")
     out = build_root() / "tests" / f"proto-{variant}"
     _cmake_build(PROTO_SRC, out, defines, target)
     binary = out / target

@@ -8,14 +8,22 @@ from pathlib import Path
 import pytest
 
 from build_tools.protocol import DeviceClient, ProcessStream
-from tests.protocol.builds import build_variant
+from tests.protocol.builds import MissingTool, build_variant
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 @pytest.fixture(scope="session", params=["plain", "asan"])
 def testdev_binary(request: pytest.FixtureRequest) -> Path:
-    return build_variant(request.param)
+    return built(request.param)
+
+
+def built(variant: str) -> Path:
+    """The binary of a build variant, or a skip naming the missing tool."""
+    try:
+        return build_variant(variant)
+    except MissingTool as e:
+        pytest.skip(str(e))
 
 
 class RunningDevice:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.protocol.builds import build_variant
+from tests.protocol.conftest import built
 from tests.protocol.corpus import CORPUS_DIR, corpus
 
 log = logging.getLogger(__name__)
@@ -23,9 +22,7 @@ def test_committed_corpus_matches_the_protocol() -> None:
 
 @pytest.mark.slow
 def test_fuzz_frames_bounded_run(tmp_path: Path) -> None:
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not found on PATH (needed for libFuzzer)")
-    binary = build_variant("fuzz")
+    binary = built("fuzz")
     work = tmp_path / "corpus"
     work.mkdir()
     argv = [
