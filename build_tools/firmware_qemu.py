@@ -16,11 +16,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .errors import BuildToolsError
+from .guests import BuildResult, build_guests
 from .paths import build_root, repo_root
 from .render import render_to
 from .targets import Target
-from .toolchains import riscv_gcc
+from .toolchains import riscv_gcc, wabt
+
+if TYPE_CHECKING:
+    from .runtime_c import GeneratedSources
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ class Source:
         str  # for footprint reports: platform, core, engine, backend, proto, guest:x, model:x
     )
     strict: bool = True  # project code: -std=c99 -Wall -Wextra -Werror
+    extra: tuple[str, ...] = ()  # per-source flags (e.g. -include)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def compile_sources(
     objects: list[Path] = []
     for src in sources:
         obj = obj_dir / _object_name(src)
-        argv = riscv_gcc.compile_argv(src.path, obj, include_dirs, defines, src.strict)
+        argv = riscv_gcc.compile_argv(src.path, obj, include_dirs, defines, src.strict, src.extra)
         key = hashlib.sha256(
             "\0".join(argv).encode() + src.path.read_bytes() + headers.encode()
         ).hexdigest()
@@ -119,7 +126,9 @@ def compile_sources(
         log.info("compiling %d of %d sources", len(todo), len(sources))
         with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
             futures = [
-                pool.submit(riscv_gcc.compile_c, s.path, o, include_dirs, defines, s.strict)
+                pool.submit(
+                    riscv_gcc.compile_c, s.path, o, include_dirs, defines, s.strict, s.extra
+                )
                 for s, o, _, _ in todo
             ]
             for f in futures:
@@ -180,3 +189,102 @@ def build_protocol_firmware(target: Target) -> Firmware:
     return link_firmware(
         target, sources, firmware_dir(target, "protofw"), includes, [], name="protofw"
     )
+
+
+# wasm2c's call-depth counter turns runaway recursion into a trap before the native stack (the
+# linker script's STACK_BYTES) runs out; measured frames of translated guests stay well below
+# STACK_BYTES / this depth.
+W2C_MAX_CALL_DEPTH = 200
+
+
+@dataclass(frozen=True)
+class RuntimeFirmware:
+    firmware: Firmware
+    sources: GeneratedSources
+    guests: BuildResult
+
+
+def runtime_sources(target: Target, gen: GeneratedSources) -> list[Source]:
+    """Everything the firmware compiles, each tagged with its component for footprint reports."""
+    rt = runtime_c()
+    core = [
+        Source(rt / "core" / n, "core")
+        for n in ("rt_mem.c", "rt_core.c", "rt_wasi.c", "rt_wasinn.c", "rt_device.c")
+    ]
+    sources = [*port_sources(target), Source(port_dir(target) / "main.c", "platform"), *core]
+    sources += proto_sources()
+    if target.runtime.engine != "wasm2c":
+        raise BuildToolsError(
+            f"target {target.name}: engine {target.runtime.engine!r} is not available on "
+            f"platform {target.runtime.platform} (wasm2c only)"
+        )
+    w2c = rt / "engines" / "wasm2c"
+    sources += [
+        Source(w2c / "rt_eng_wasm2c.c", "engine"),
+        Source(w2c / "rt_w2c_imports.c", "engine"),
+        Source(
+            wabt.wasm2c_runtime_dir() / "wasm-rt-impl.c",
+            "engine",
+            strict=False,
+            extra=("-include", str(w2c / "rt_w2c_alloc.h")),
+        ),
+        Source(gen.directory / "rt_w2c_modules.c", "engine", strict=False),
+    ]
+    sources += [Source(m.source, f"guest:{m.guest.name}", strict=False) for m in gen.modules]
+    if target.runtime.nn_backend != "builtin":
+        raise BuildToolsError(
+            f"target {target.name}: NN backend {target.runtime.nn_backend!r} is not available "
+            f"on platform {target.runtime.platform} (builtin only)"
+        )
+    sources.append(Source(rt / "nn" / "builtin_glue.c", "backend"))
+    sources += [Source(p, "backend") for p in sorted((rt / "nn" / "builtin").glob("*.c"))]
+    sources.append(Source(gen.directory / "rt_models.c", "models", strict=False))
+    return sources
+
+
+def runtime_includes(target: Target, gen: GeneratedSources) -> list[Path]:
+    rt = runtime_c()
+    return [
+        gen.config_dir,
+        port_dir(target),  # first among the rest: its sys/mman.h stub for wasm-rt-impl.c
+        rt / "include",
+        rt / "core",
+        rt / "engines",
+        rt / "engines" / "wasm2c",
+        rt / "nn",
+        rt / "nn" / "builtin",
+        rt / "proto",
+        gen.directory,
+        wabt.wasm2c_runtime_dir(),
+    ]
+
+
+def runtime_defines() -> list[str]:
+    return [
+        "WASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
+        f"WASM_RT_MAX_CALL_STACK_DEPTH={W2C_MAX_CALL_DEPTH}",
+    ]
+
+
+def build_runtime_firmware(target: Target, guests: BuildResult | None = None) -> RuntimeFirmware:
+    """Guests -> wasm2c -> firmware ELF with the core, engine, backend, guests and models."""
+    from . import runtime_c as rtc  # the shared generator of module and model tables
+
+    guests = guests or build_guests(target)
+    out = firmware_dir(target, "firmware")
+    gen = rtc.generate_sources(target, guests, out / "gen")
+    for name, reason in gen.skipped_models.items():
+        log.warning("%s: model %s not built in: %s", target.name, name, reason)
+    fw = link_firmware(
+        target,
+        runtime_sources(target, gen),
+        out,
+        runtime_includes(target, gen),
+        runtime_defines(),
+        name="fw",
+    )
+    return RuntimeFirmware(fw, gen, guests)
+
+
+def firmware_path(target: Target) -> Path:
+    return firmware_dir(target, "firmware") / "fw.elf"

@@ -17,7 +17,7 @@ from types import TracebackType
 import serial
 
 from ..errors import DeviceError
-from ..protocol.streams import open_url
+from ..protocol.streams import ByteStream, open_url
 from ..toolchains import qemu
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class QemuSession:
         self.connect_stream = connect
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.stream: serial.SerialBase | None = None
+        self.stream: ByteStream | None = None
 
     @property
     def pid(self) -> int | None:
@@ -99,12 +99,12 @@ class QemuSession:
             time.sleep(0.02)
         return False
 
-    def open_stream(self, url: str) -> serial.SerialBase:
+    def open_stream(self, url: str) -> ByteStream:
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while True:
             try:
                 return open_url(url, baudrate=self.baudrate)
-            except serial.SerialException as e:
+            except (serial.SerialException, DeviceError) as e:
                 if time.monotonic() > deadline or (self.proc and self.proc.poll() is not None):
                     raise DeviceError(
                         f"device {self.device_name!r}: cannot connect to {url}: {e}",

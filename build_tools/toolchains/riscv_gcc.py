@@ -48,12 +48,14 @@ def compile_argv(
     include_dirs: Sequence[Path],
     defines: Sequence[str],
     strict: bool = True,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     return [
         GCC,
         *COMMON_FLAGS,
         *SECTION_FLAGS,
         *(STRICT_WARNINGS if strict else GENERATED_WARNINGS),
+        *extra,
         *[f"-D{d}" for d in defines],
         *[f"-I{d}" for d in include_dirs],
         "-c",
@@ -85,11 +87,13 @@ def compile_c(
     include_dirs: Sequence[Path],
     defines: Sequence[str],
     strict: bool = True,
+    extra: Sequence[str] = (),
 ) -> None:
     runner.require(GCC, INSTALL_HINT)
     output.parent.mkdir(parents=True, exist_ok=True)
     runner.run(
-        compile_argv(source, output, include_dirs, defines, strict), f"compiling {source.name}"
+        compile_argv(source, output, include_dirs, defines, strict, extra),
+        f"compiling {source.name}",
     )
 
 
