@@ -73,6 +73,7 @@ class PosixDut(Dut):
         self._modules: dict[str, str] = {}  # sha256 -> name, built into the firmware
         self._models: list[str] = []
         self._logs: dict[int, bytearray] = {}  # the device drains; the interface accumulates
+        self.exit_code: int | None = None  # of the last process, after close()
 
     @property
     def client(self) -> DeviceClient:
@@ -122,6 +123,7 @@ class PosixDut(Dut):
         stream, self._stream, self._client = self._stream, None, None
         if stream is not None:
             stream.close()
+            self.exit_code = stream.poll()
             if stream.poll() not in (0, None):
                 log.warning(
                     "%s: runtime exited with %s; stderr:\n%s",

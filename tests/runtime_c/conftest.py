@@ -1,0 +1,36 @@
+"""Fixtures for the C runtime tests: skip with a reason when a tool is missing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from build_tools.runtime_c import RuntimeBuild, build_runtime
+from build_tools.targets import Target, load_target
+
+TOOLS = ("cmake", "wasm2c", "clang-19", "cc")
+
+
+def require_tools() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"C runtime build needs {', '.join(missing)} on PATH (bash ci/setup.sh)")
+
+
+@pytest.fixture(scope="session")
+def posix_target() -> Target:
+    return load_target("posix")
+
+
+@pytest.fixture(scope="session")
+def posix_runtime(posix_target: Target) -> Iterator[RuntimeBuild]:
+    require_tools()
+    yield build_runtime(posix_target)
+
+
+@pytest.fixture(scope="session")
+def posix_runtime_asan(posix_target: Target) -> Iterator[RuntimeBuild]:
+    require_tools()
+    yield build_runtime(posix_target, sanitize=True)
