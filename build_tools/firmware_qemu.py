@@ -104,6 +104,7 @@ def compile_sources(
     obj_dir: Path,
     include_dirs: Sequence[Path],
     defines: Sequence[str],
+    extra: Sequence[str] = (),
 ) -> list[Path]:
     """Compiles what changed (in parallel); returns the object files in source order."""
     obj_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,8 @@ def compile_sources(
     objects: list[Path] = []
     for src in sources:
         obj = obj_dir / _object_name(src)
-        argv = riscv_gcc.compile_argv(src.path, obj, include_dirs, defines, src.strict, src.extra)
+        flags = (*extra, *src.extra) if src.path.suffix == ".c" else src.extra
+        argv = riscv_gcc.compile_argv(src.path, obj, include_dirs, defines, src.strict, flags)
         key = hashlib.sha256(
             "\0".join(argv).encode() + src.path.read_bytes() + headers.encode()
         ).hexdigest()
@@ -121,7 +123,7 @@ def compile_sources(
         if obj.exists() and stamp.exists() and stamp.read_text() == key:
             continue
         stamp.unlink(missing_ok=True)
-        todo.append((src, obj, stamp, key))
+        todo.append((Source(src.path, src.component, src.strict, flags), obj, stamp, key))
     if todo:
         log.info("compiling %d of %d sources", len(todo), len(sources))
         with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
@@ -145,10 +147,11 @@ def link_firmware(
     include_dirs: Sequence[Path],
     defines: Sequence[str],
     name: str = "fw",
+    extra: Sequence[str] = (),
 ) -> Firmware:
     """Compiles and links sources into out_dir/<name>.elf with the target's rendered script."""
     script = render_linker_script(target, out_dir / f"{target.runtime.platform}.ld")
-    objects = compile_sources(sources, out_dir / "obj", include_dirs, defines)
+    objects = compile_sources(sources, out_dir / "obj", include_dirs, defines, extra)
     elf = out_dir / f"{name}.elf"
     map_file = out_dir / f"{name}.map"
     budgets = {"ram": target.memory.ram_kib, "flash": target.memory.flash_kib}
@@ -282,6 +285,7 @@ def build_runtime_firmware(target: Target, guests: BuildResult | None = None) ->
         runtime_includes(target, gen),
         runtime_defines(),
         name="fw",
+        extra=("-include", str(port_dir(target) / "qrv_config.h")),
     )
     return RuntimeFirmware(fw, gen, guests)
 

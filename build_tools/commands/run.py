@@ -32,10 +32,20 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", choices=BACKEND_CHOICES, help="NN backend (default: the target's)"
     )
+    parser.add_argument(
+        "--port",
+        help="serial transport: device path or pyserial URL (e.g. /dev/ttyUSB0, socket://HOST:PORT)",
+    )
 
 
 def device_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"backend": args.backend, "models": [parse_model_option(m) for m in args.model]}
+    options: dict[str, Any] = {
+        "backend": args.backend,
+        "models": [parse_model_option(m) for m in args.model],
+    }
+    if getattr(args, "port", None):
+        options["port"] = args.port
+    return options
 
 
 def guest_bytes(target: Target, guest: str) -> tuple[str, bytes]:

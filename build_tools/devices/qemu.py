@@ -6,8 +6,8 @@ what options["port"] names: a device path (/dev/ttyUSB0) or any pyserial URL
 (socket://, rfc2217://, loop://). Both speak the device protocol (docs/protocol.md) through the
 same code as the `process` transport; only how the byte stream is made differs.
 
-Options: `firmware` (Path: run this ELF), `build` (bool, default True: build the firmware when it
-is missing), `log` (Path: QEMU's own output), `icount_shift` (int: deterministic virtual time,
+Options: `firmware` (Path: run this ELF), `build` (bool, default True: bring the firmware up to date
+first; False: use what is built), `log` (Path: QEMU's own output), `icount_shift` (int: deterministic virtual time,
 each instruction 2**shift ns, for instruction counts), `port` (serial: the port or URL),
 `timeout` (float: per-request timeout in seconds).
 """
@@ -36,13 +36,13 @@ def firmware_elf(target: Target, options: dict[str, Any]) -> Path:
     if given is not None:
         return Path(given)
     elf = firmware_qemu.firmware_path(target)
+    if options.get("build", True):  # incremental: a no-op when nothing changed
+        return firmware_qemu.build_runtime_firmware(target).firmware.elf
     if not elf.exists():
-        if not options.get("build", True):
-            raise DeviceError(
-                f"target {target.name}: no firmware at {elf}",
-                hint=f"run: python -m build_tools build {target.name}",
-            )
-        elf = firmware_qemu.build_runtime_firmware(target).firmware.elf
+        raise DeviceError(
+            f"target {target.name}: no firmware at {elf}",
+            hint=f"run: python -m build_tools build {target.name}",
+        )
     return elf
 
 

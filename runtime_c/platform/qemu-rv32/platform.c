@@ -10,6 +10,7 @@
  * - Exit: sifive_test device, (code << 16) | 0x3333, or 0x5555 for 0.
  */
 #include "qrv.h"
+#include "qrv_config.h"
 #include "rt_platform.h"
 
 #include <stdbool.h>
@@ -210,6 +211,14 @@ uint32_t qrv_heap_high_water(void) {
 uint32_t qrv_heap_size(void) {
     return (uint32_t)((uintptr_t)__heap_end - (uintptr_t)__heap_start);
 }
+#define HEAP_RESERVE_BYTES 8192u
+
+size_t qrv_heap_budget(void) {
+    size_t heap = qrv_heap_size();
+    size_t reserve = HEAP_RESERVE_BYTES + heap / 32u;
+    return heap > reserve ? heap - reserve : 0;
+}
+
 uint32_t qrv_static_ram(void) {
     return (uint32_t)((uintptr_t)__bss_end - (uintptr_t)__data_start);
 }
