@@ -292,3 +292,27 @@ def build_runtime_firmware(target: Target, guests: BuildResult | None = None) ->
 
 def firmware_path(target: Target) -> Path:
     return firmware_dir(target, "firmware") / "fw.elf"
+
+
+# Platforms with a bare-metal port built by this module (runtime_c/platform/<name>/).
+BARE_METAL_PLATFORMS = ("qemu-rv32",)
+
+
+def builds_firmware(target: Target) -> bool:
+    return target.runtime.kind == "c" and target.runtime.platform in BARE_METAL_PLATFORMS
+
+
+def describe(target: Target, fw: RuntimeFirmware) -> str:
+    """A short summary for `build`: image, models built in, memory use against the budgets."""
+    from .footprint import image_usage
+
+    use = image_usage(fw.firmware.elf)
+    lines = [
+        f"{target.name}: firmware {fw.firmware.elf}",
+        f"  models built in (flash): {', '.join(fw.sources.models) or 'none'}",
+        f"  flash {use.flash / 1024:.1f} KiB of {target.memory.flash_kib} KiB; "
+        f"static RAM {use.static_ram / 1024:.1f} KiB + stack {use.stack / 1024:.0f} KiB, "
+        f"heap {use.heap / 1024:.1f} KiB of {target.memory.ram_kib} KiB RAM",
+    ]
+    lines += [f"  model {n} skipped: {r}" for n, r in fw.sources.skipped_models.items()]
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .. import runtime_c
+from .. import firmware_qemu, runtime_c
 from ..guests import build_guests
 from ..targets import load_target
 from . import Command
@@ -28,8 +28,11 @@ class BuildCommand(Command):
         target = load_target(args.target)
         result = build_guests(target)
         runtime = None
+        firmware = None
         if runtime_c.builds_with_cmake(target):
             runtime = runtime_c.build_runtime(target, result, sanitize=args.sanitize)
+        elif firmware_qemu.builds_firmware(target):
+            firmware = firmware_qemu.build_runtime_firmware(target, result)
         if args.json:
             print(json.dumps(result.manifest(), indent=2))
             return 0
@@ -43,4 +46,6 @@ class BuildCommand(Command):
             print(f"  models built in: {', '.join(runtime.sources.models) or 'none'}")
             for name, reason in runtime.sources.skipped_models.items():
                 print(f"  model {name} skipped: {reason}")
+        if firmware is not None:
+            print(firmware_qemu.describe(target, firmware))
         return 0
