@@ -1,0 +1,89 @@
+"""The firmware image: budgets enforced at link time, and the shared conformance suite on the
+emulated MCU over its serial line (a CI-sized subset: see the pattern below)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from build_tools.conformance.suite import run_suite
+from build_tools.devices.base import open_device
+from build_tools.firmware_qemu import build_protocol_firmware, build_runtime_firmware
+from build_tools.footprint import by_component, image_usage
+from build_tools.targets import Target
+from build_tools.toolchains.riscv_gcc import FirmwareTooLarge
+
+from .conftest import require_tools
+
+pytestmark = pytest.mark.slow
+
+# The engine, WASI, limits (trap, memory), every wasi-nn error path and person_detect on the
+# real images: about 10 s. Left to `python -m build_tools test qemu-rv32`: the other models'
+# inference cases and limits.timeout_ends_endless_loop, which waits out the target's 60 s
+# call_timeout_ms.
+CI_CASES = r"^(?!limits\.timeout)(engine|wasi|limits|nn)\.|person_detect"
+
+
+def test_ram_overflow_is_reported_with_the_budget(qemu_target: Target, build_dir: Path) -> None:
+    require_tools()
+    small = dataclasses.replace(
+        qemu_target, memory=dataclasses.replace(qemu_target.memory, ram_kib=8)
+    )
+    with pytest.raises(FirmwareTooLarge) as info:
+        build_protocol_firmware(small)
+    e = info.value
+    assert e.region == "ram" and e.overflow > 0
+    assert str(e) == f"firmware does not fit: RAM overflowed by {e.overflow} bytes (budget 8 KiB)"
+
+
+@pytest.fixture(scope="module")
+def runtime_fw(qemu_target: Target, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    require_tools()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BUILD_TOOLS_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
+    try:
+        yield build_runtime_firmware(qemu_target)
+    finally:
+        mp.undo()
+
+
+def test_footprint_within_budget(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
+    use = image_usage(runtime_fw.firmware.elf)
+    assert use.static_ram + use.stack + use.heap <= qemu_target.memory.ram_kib * 1024
+    assert use.flash <= qemu_target.memory.flash_kib * 1024
+    parts = by_component(
+        runtime_fw.firmware.map_file,
+        runtime_fw.firmware.objects,
+        runtime_fw.sources.models,
+        runtime_fw.firmware.elf,
+    )
+    for model in runtime_fw.sources.models:  # models are read-only data in flash, not copied
+        size = parts[f"model:{model}"]
+        assert size["data"] == 0 and size["bss"] == 0 and size["rodata"] > 0
+    assert {"core", "engine", "backend", "platform", "guest:hello"} <= set(parts)
+
+
+def test_conformance_suite_on_qemu(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
+    result = run_suite(qemu_target, CI_CASES, {"firmware": runtime_fw.firmware.elf})
+    failed = [(c.id, c.detail) for c in result.cases if c.status == "failed"]
+    assert not failed
+    assert result.count("passed") >= 60
+    for c in result.cases:
+        if c.status == "skipped":
+            assert "does not fit" in c.detail or "not found" in c.detail, c
+
+
+def test_run_and_stats_over_serial(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
+    dut = open_device(qemu_target, {"firmware": runtime_fw.firmware.elf})
+    with dut:
+        wasm = Path(runtime_fw.guests.directory / "hello.wasm").read_bytes()
+        iid = dut.instantiate("hello", wasm)
+        assert dut.call(iid, "fib", [20]).value == 6765
+        assert dut.call(iid, "say_hello", [3]).status == "ok"
+        assert dut.logs(iid) == b"hello from wasm 3\n"
+        stats = dut.client.stats()  # type: ignore[attr-defined]
+        assert 0 < stats.ram_high_water <= qemu_target.memory.ram_kib * 1024
+        pid = dut.pid  # type: ignore[attr-defined]
+    assert pid is not None and not Path(f"/proc/{pid}").exists()
