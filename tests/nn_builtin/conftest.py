@@ -1,0 +1,54 @@
+"""Fixtures of the built-in backend's tests: the libraries (release, ASan) built once per
+session with the cmake adapter, and the TFLM oracle when its wheel exists here."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from build_tools.host.backends import builtin
+
+
+@pytest.fixture(scope="session")
+def nnb_backend() -> builtin.BuiltinBackend:
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed (ci/setup.sh installs it)")
+    return builtin.BuiltinBackend()
+
+
+@pytest.fixture(scope="session")
+def nnb_check_release() -> Path:
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed (ci/setup.sh installs it)")
+    builtin.build_library("release", target="nnb_check")
+    return builtin.build_dir("release") / "nnb_check"
+
+
+@pytest.fixture(scope="session")
+def nnb_check_asan() -> Path:
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed (ci/setup.sh installs it)")
+    builtin.build_library("asan", target="nnb_check")
+    return builtin.build_dir("asan") / "nnb_check"
+
+
+@pytest.fixture(scope="session")
+def tflm() -> Any:
+    """The tflite-micro runtime module (the oracle), or a skip saying why not."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        pytest.skip("tflite-micro is not installed here (x86_64 wheels only)")
+    return runtime
+
+
+@pytest.fixture
+def tflm_from_bytes(tflm: Any) -> Callable[[bytes], Any]:
+    def make(model: bytes) -> Any:
+        return tflm.Interpreter.from_bytes(model)
+
+    return make

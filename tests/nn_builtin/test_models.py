@@ -1,0 +1,91 @@
+"""Bit-exact agreement with TFLM (the tflite-micro interpreter) on every shared model."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from build_tools.host.backends import builtin
+from tests.conftest import shared_file
+
+MODELS = [
+    "vww_96_int8",
+    "kws_ref_model",
+    "pretrainedResnet_quant",
+    "ad01_int8",
+    "person_detect",
+    "micro_speech_quantized",
+    "hello_world_int8",
+]
+SEEDS = [0, 1, 2, 3]
+
+
+def _random_input(info: Any, rng: np.random.Generator) -> np.ndarray:
+    lim = np.iinfo(info.dtype)
+    return rng.integers(lim.min, lim.max + 1, size=info.shape, dtype=info.dtype)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bit_exact_with_tflm(name: str, nnb_backend: builtin.BuiltinBackend, tflm: Any) -> None:
+    path = shared_file(f"models/{name}.tflite")
+    graph = nnb_backend.load(path.read_bytes())
+    ctx = graph.new_context()
+    oracle = tflm.Interpreter.from_file(str(path))
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        inputs = [_random_input(info, rng) for info in graph.inputs]
+        for i, x in enumerate(inputs):
+            oracle.set_input(x, i)
+            ctx.set_input(i, x)
+        oracle.invoke()
+        ctx.invoke()
+        for o in range(len(graph.outputs)):
+            want = np.asarray(oracle.get_output(o))
+            got = ctx.get_output(o)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} seed {seed} output {o}")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_arena_fits_the_reported_size(name: str, nnb_backend: builtin.BuiltinBackend) -> None:
+    graph = nnb_backend.load(shared_file(f"models/{name}.tflite").read_bytes())
+    assert graph.arena_bytes >= graph.activation_bytes + graph.persistent_bytes
+    assert graph.new_context().arena_bytes == graph.arena_bytes
+
+
+def read_gray_bmp(path: Path) -> np.ndarray:
+    """An 8-bit palettized BMP as a (rows, cols) uint8 image, top row first."""
+    data = path.read_bytes()
+    assert data[:2] == b"BM", f"{path} is not a BMP"
+    (offset,) = struct.unpack_from("<I", data, 10)
+    _, width, height, _, bpp = struct.unpack_from("<IiiHH", data, 14)
+    assert bpp == 8, f"{path}: {bpp} bits per pixel, expected 8"
+    palette = np.frombuffer(data, np.uint8, 256 * 4, 54).reshape(256, 4)[:, 2]  # red = gray
+    stride = (width + 3) & ~3
+    rows = np.frombuffer(data, np.uint8, stride * abs(height), offset).reshape(abs(height), stride)
+    img = palette[rows[:, :width]]
+    return img[::-1] if height > 0 else img  # positive height: stored bottom-up
+
+
+def test_person_detect_on_real_images(nnb_backend: builtin.BuiltinBackend, tflm: Any) -> None:
+    model = shared_file("models/person_detect.tflite")
+    graph = nnb_backend.load(model.read_bytes())
+    ctx = graph.new_context()
+    oracle = tflm.Interpreter.from_file(str(model))
+    scores = {}
+    for name in ("person", "no_person"):
+        img = read_gray_bmp(shared_file(f"images/{name}.bmp"))
+        assert img.shape == (96, 96)
+        x = (img.astype(np.int16) - 128).astype(np.int8).reshape(graph.inputs[0].shape)
+        ctx.set_input(0, x)
+        ctx.invoke()
+        got = ctx.get_output(0)
+        oracle.set_input(x, 0)
+        oracle.invoke()
+        np.testing.assert_array_equal(got, oracle.get_output(0), err_msg=name)
+        scores[name] = int(got.reshape(-1)[1])  # class 1: person
+    assert scores["person"] > scores["no_person"], scores
