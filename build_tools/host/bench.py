@@ -1,5 +1,9 @@
 """Host benchmark: per model, one inference through guest -> wasi-nn -> backend against the same
-backend context called directly from Python on the same input, interleaved in one run."""
+backend context called directly from Python on the same input, interleaved in one run.
+
+The guest runs twice per round: on the default call path (raw ctypes, build_tools/host/fastcall.py,
+when available) and on wasmtime-py's public call API, so both are measured under the same load.
+An empty export call (`score`) on each path isolates the fixed cost of one guest call."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import statistics
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,6 +39,11 @@ class ModelBench:
     direct_us: float  # median per inference, backend called from Python
     ratio: float
     overhead_us: float
+    path: str  # call path of guest_us: "fast" or "public"
+    public_us: float  # median per inference through the guest on the public wasmtime-py API
+    public_overhead_us: float
+    call_us: float  # median of an empty export call on the default path
+    public_call_us: float  # the same on the public API
 
 
 @dataclass(frozen=True)
@@ -59,15 +69,20 @@ def bench_model(
     info = loaded.graph.inputs[0]
     x = synthetic_int8(info.size, 1)
     inst = runtime.instantiate("classify", classify_wasm)
+    public = runtime.instantiate("classify", classify_wasm, fast=False)
     name = model.encode()
-    args = [
-        _write(inst, name),
-        len(name),
-        _write(inst, struct.pack(f"<{len(info.shape)}I", *info.shape)),
-        len(info.shape),
-        _write(inst, x.tobytes()),
-        info.size,
-    ]
+
+    def classify_args(i: HostInstance) -> list[int]:
+        return [
+            _write(i, name),
+            len(name),
+            _write(i, struct.pack(f"<{len(info.shape)}I", *info.shape)),
+            len(info.shape),
+            _write(i, x.tobytes()),
+            info.size,
+        ]
+
+    args, public_args = classify_args(inst), classify_args(public)
     direct = loaded.graph.new_context()
     value = x.view(info.dtype).reshape(info.shape)
 
@@ -76,21 +91,25 @@ def bench_model(
         direct.invoke()
         direct.get_output(0)
 
-    first = inst.call("classify", args)  # loads the model and creates the context
-    if first.status != "ok" or (first.value or 0) < 0:
-        raise RuntimeError(f"classify {model}: {first.status} {first.value} {first.message}")
+    for i, a in ((inst, args), (public, public_args)):
+        first = i.call("classify", a)  # loads the model and creates the context
+        if first.status != "ok" or (first.value or 0) < 0:
+            raise RuntimeError(f"classify {model}: {first.status} {first.value} {first.message}")
     direct_once()
-    guest_t: list[float] = []
-    direct_t: list[float] = []
+    rounds: list[Callable[[], object]] = [
+        lambda: inst.call("classify", args),
+        lambda: public.call("classify", public_args),
+        direct_once,
+        lambda: inst.call("score", []),
+        lambda: public.call("score", []),
+    ]
+    times: list[list[float]] = [[] for _ in rounds]
     for _ in range(iterations):
-        t0 = time.perf_counter_ns()
-        inst.call("classify", args)
-        t1 = time.perf_counter_ns()
-        direct_once()
-        t2 = time.perf_counter_ns()
-        guest_t.append((t1 - t0) / 1000)
-        direct_t.append((t2 - t1) / 1000)
-    g, d = statistics.median(guest_t), statistics.median(direct_t)
+        for run, t in zip(rounds, times, strict=True):
+            t0 = time.perf_counter_ns()
+            run()
+            t.append((time.perf_counter_ns() - t0) / 1000)
+    g, p, d, c, pc = (statistics.median(t) for t in times)
     return ModelBench(
         model,
         loaded.backend,
@@ -99,6 +118,11 @@ def bench_model(
         round(d, 1),
         round(g / d, 3),
         round(g - d, 1),
+        "fast" if inst.fast else "public",
+        round(p, 1),
+        round(p - d, 1),
+        round(c, 1),
+        round(pc, 1),
     )
 
 

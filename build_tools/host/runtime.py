@@ -20,6 +20,7 @@ import wasmtime
 
 from ..errors import BuildToolsError
 from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN
+from . import fastcall
 from .loader import GraphLoader
 from .memory import U32_MAX, GuestMemory
 from .models import ModelRegistry
@@ -72,6 +73,8 @@ class HostRuntime:
         self.loader = GraphLoader(registry, backend)
         self._modules: dict[str, wasmtime.Module] = {}
         self.ticker = EpochTicker(self.engine)
+        # Raw ctypes calls for our i32/i64 signatures when the pinned wasmtime-py is installed.
+        self.fastcall = fastcall.available()
 
     def compile(self, name: str, wasm: bytes) -> wasmtime.Module:
         digest = hashlib.sha256(wasm).hexdigest()
@@ -85,9 +88,10 @@ class HostRuntime:
             self._modules[digest] = module
         return module
 
-    def instantiate(self, name: str, wasm: bytes) -> HostInstance:
+    def instantiate(self, name: str, wasm: bytes, fast: bool | None = None) -> HostInstance:
+        """`fast=False` forces wasmtime-py's public call API (comparison, fallback tests)."""
         self.ticker.start()
-        return HostInstance(self, name, self.compile(name, wasm))
+        return HostInstance(self, name, self.compile(name, wasm), fast)
 
     def close(self) -> None:
         self.ticker.stop()
@@ -108,7 +112,9 @@ def _check_imports(name: str, module: wasmtime.Module) -> None:
 
 
 class HostInstance:
-    def __init__(self, runtime: HostRuntime, name: str, module: wasmtime.Module) -> None:
+    def __init__(
+        self, runtime: HostRuntime, name: str, module: wasmtime.Module, fast: bool | None = None
+    ) -> None:
         self.runtime = runtime
         self.name = name
         self.store = wasmtime.Store(runtime.engine)
@@ -119,9 +125,20 @@ class HostInstance:
         self._memory: wasmtime.Memory | None = None
         self._view_key: tuple[int, int] = (0, -1)
         self._view = GuestMemory(np.zeros(0, np.uint8))
+        self.fast = runtime.fastcall if fast is None else fast and runtime.fastcall
+        self._pending = fastcall.Pending()
+        self._raw_memory: fastcall.RawMemory | None = None
+        self._guest_funcs: dict[str, fastcall.GuestFunc | None] = {}
         linker = wasmtime.Linker(runtime.engine)
-        self._define(linker)
+        # Held for the store's lifetime: the engine calls these callbacks by address.
+        self._host_funcs: fastcall.HostFuncs | None = None
+        if self.fast:
+            self._host_funcs = fastcall.HostFuncs(linker, self._pending)
+            self._define_fast(self._host_funcs)
+        else:
+            self._define(linker)
         self.exports: dict[str, Any] = {}
+        self._deadline = fastcall.EpochDeadline(self.store) if self.fast else None
         self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
         try:
             instance = linker.instantiate(self.store, module)
@@ -130,6 +147,8 @@ class HostInstance:
         self.exports = dict(instance.exports(self.store).items())
         memory = self.exports.get("memory")
         self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        if self.fast and self._memory is not None:
+            self._raw_memory = fastcall.RawMemory(self.store, self._memory)
         self.command = "_start" in self.exports
         self.initialized = False
 
@@ -157,6 +176,14 @@ class HostInstance:
                 access_caller=True,
             )
 
+    def _define_fast(self, funcs: fastcall.HostFuncs) -> None:
+        for fn_name, arity in NN_ARITY.items():
+            handler = self._nn_fast(getattr(self.nn, fn_name))
+            funcs.define(WASI_NN, fn_name, "i" * arity, True, handler)
+        wasi = Wasi(self.wasi_state)
+        for fn_name, (params, has_result) in SIGNATURES.items():
+            funcs.define(WASI, fn_name, params, has_result, self._wasi_fast(getattr(wasi, fn_name)))
+
     def memory_view(self, caller: wasmtime.Caller | wasmtime.Store) -> GuestMemory | None:
         memory = self._memory
         if memory is None:
@@ -171,6 +198,51 @@ class HostInstance:
             self._view = GuestMemory.from_pointer(ptr, size)
             self._view_key = key
         return self._view
+
+    def _raw_memory_view(self, caller: int) -> GuestMemory | None:
+        """`memory_view` for the fast path: same cache, keyed by data address and size."""
+        raw = self._raw_memory
+        if raw is None:  # before exports are known, or no exported memory: look up by name
+            obj = fastcall.caller_object(caller)
+            try:
+                return self.memory_view(obj)
+            finally:
+                obj._invalidate()
+        address, size = raw.locate(caller)
+        key = (address if size else 0, size)
+        if key != self._view_key:  # memory moved or grew: rebuild the numpy view
+            ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_ubyte))
+            self._view = GuestMemory.from_pointer(ptr, size)
+            self._view_key = key
+        return self._view
+
+    def _nn_fast(self, method: Callable[..., int]) -> fastcall.HostHandler:
+        # Same contract as _nn_import; i32 arguments arrive already unsigned.
+        def call(caller: int, args: tuple[int, ...]) -> int:
+            try:
+                mem = self._raw_memory_view(caller)
+                if mem is None:
+                    return int(NnError.MISSING_MEMORY)
+                return method(mem, *args)
+            except Exception:  # never unwind into the engine
+                log.exception("wasi-nn host function failed")
+                return int(NnError.RUNTIME_ERROR)
+
+        return call
+
+    def _wasi_fast(self, method: Callable[..., Any]) -> fastcall.HostHandler:
+        # Same contract as _wasi_import; i32 arguments unsigned, i64 signed.
+        def call(caller: int, args: tuple[int, ...]) -> Any:
+            mem = self._raw_memory_view(caller) or GuestMemory(np.zeros(0, np.uint8))
+            try:
+                return method(mem, *args)
+            except ProcExit:
+                raise
+            except Exception:
+                log.exception("wasi host function failed")
+                return 29  # EIO
+
+        return call
 
     def _nn_import(self, method: Callable[..., int]) -> Callable[..., int]:
         def call(caller: wasmtime.Caller, *args: int) -> int:
@@ -218,20 +290,62 @@ class HostInstance:
             failed = self.ensure_initialized()
             if failed is not None:
                 return failed
-        ticker = self.runtime.ticker
-        self.store.set_epoch_deadline(ticker.deadline_ticks(self.runtime.limits.timeout_ms))
+        ticks = self.runtime.ticker.deadline_ticks(self.runtime.limits.timeout_ms)
+        if self._deadline is not None:
+            self._deadline.set(ticks)
+        else:
+            self.store.set_epoch_deadline(ticks)
+        fast = self._guest_func(export, func)
+        self._pending.exc = None
         start = time.perf_counter_ns()
         try:
-            value = func(self.store, *args)
+            value = self._invoke(fast, func, args)
         except ProcExit as e:
-            message = f"guest called proc_exit({e.code})"
-            return CallResult("exit", None, message, _since(start), exit_code=e.code)
+            return _exited(e, start)
         except wasmtime.Trap as e:
-            return self._trap(e, start)
+            # A fast-path host function that raised parked its exception and trapped.
+            return self._host_raised(export, start) or self._trap(e, start)
         except wasmtime.WasmtimeError as e:
-            return CallResult("error", None, f"{export}: {_first_line(e)}", _since(start))
+            failed = self._host_raised(export, start)
+            return failed or CallResult("error", None, f"{export}: {_first_line(e)}", _since(start))
+        except Exception as e:  # a host bug must not escape to the caller of the guest
+            log.exception("%s: host function failed", export)
+            return CallResult("error", None, f"{export}: host error: {e}", _since(start))
         result = value if isinstance(value, int) else None
         return CallResult("ok", result, "", _since(start))
+
+    def _invoke(self, fast: fastcall.GuestFunc | None, func: wasmtime.Func, args: list[int]) -> Any:
+        if fast is not None:
+            try:
+                return fast(args)
+            except fastcall.Unsupported:
+                pass  # e.g. a wrong argument count: the public API words the error
+        return func(self.store, *args)
+
+    def _guest_func(self, export: str, func: wasmtime.Func) -> fastcall.GuestFunc | None:
+        if not self.fast:
+            return None
+        try:
+            return self._guest_funcs[export]
+        except KeyError:
+            pass
+        try:
+            fast: fastcall.GuestFunc | None = fastcall.GuestFunc(self.store, func)
+        except fastcall.Unsupported:
+            fast = None  # e.g. an i64 export: the public API handles it
+        self._guest_funcs[export] = fast
+        return fast
+
+    def _host_raised(self, export: str, start: int) -> CallResult | None:
+        exc = self._pending.take()
+        if exc is None:
+            return None
+        if isinstance(exc, ProcExit):
+            return _exited(exc, start)
+        if not isinstance(exc, Exception):
+            raise exc  # KeyboardInterrupt and the like belong to the caller
+        log.error("%s: host function failed", export, exc_info=exc)
+        return CallResult("error", None, f"{export}: host error: {exc}", _since(start))
 
     def _trap(self, e: wasmtime.Trap, start: int) -> CallResult:
         elapsed = _since(start)
@@ -244,6 +358,11 @@ class HostInstance:
 
     def logs(self) -> bytes:
         return bytes(self.wasi_state.output)
+
+
+def _exited(e: ProcExit, start: int) -> CallResult:
+    message = f"guest called proc_exit({e.code})"
+    return CallResult("exit", None, message, _since(start), exit_code=e.code)
 
 
 def _since(start_ns: int) -> int:
