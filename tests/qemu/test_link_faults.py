@@ -27,9 +27,9 @@ def session(protocol_firmware: Firmware, tmp_path: Path) -> Iterator[QemuSession
         yield s
 
 
-def _client(session: QemuSession, url: str, timeout: float = 0.25) -> DeviceClient:
+def _client(session: QemuSession, url: str, timeout: float = 0.5) -> DeviceClient:
     stream = session.open_stream(url)
-    return DeviceClient(stream, "qemu-rv32", timeout=timeout, retries=6)
+    return DeviceClient(stream, "qemu-rv32", timeout=timeout, retries=8)
 
 
 def test_clean_link_round_trip(session: QemuSession) -> None:
