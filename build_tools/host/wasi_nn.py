@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -39,6 +40,7 @@ TYPE_F16, TYPE_F32, TYPE_F64, TYPE_U8, TYPE_I32, TYPE_I64 = range(6)
 ENCODING_TFLITE = 4
 TARGET_CPU = 0
 TENSOR_STRUCT_SIZE = 20
+_TENSOR = struct.Struct("<IIB3xII")  # dims_ptr, dims_len, type, (padding), data_ptr, data_len
 
 # Tensor type a non-quantized tensor of this dtype must be given as.
 _PLAIN_TYPES = {
@@ -74,7 +76,7 @@ class _InputPlan:
     """Per input, precomputed at context creation: what set_input accepts and how to convert."""
 
     info: TensorInfo
-    shape: np.ndarray  # expected dims as <u4, compared against the guest's dims array
+    shape: bytes  # expected dims as packed <u4, compared byte-wise with the guest's dims array
     count: int
 
 
@@ -164,7 +166,7 @@ class WasiNn:
             except BackendError as e:
                 raise NnFailure(NnError.RUNTIME_ERROR, str(e)) from e
             plans = [
-                _InputPlan(info, np.asarray(info.shape, dtype="<u4"), info.size)
+                _InputPlan(info, struct.pack(f"<{len(info.shape)}I", *info.shape), info.size)
                 for info in g.graph.inputs
             ]
             handle = self._next_ctx
@@ -180,19 +182,16 @@ class WasiNn:
             if not 0 <= index < len(entry.plans):
                 raise _bad(f"set_input: input index {index} (model has {len(entry.plans)})")
             plan = entry.plans[index]
-            t = mem.view(tensor_ptr, TENSOR_STRUCT_SIZE)
-            words = t.view("<u4")
-            dims_ptr, dims_len, data_ptr, data_len = (
-                int(words[0]),
-                int(words[1]),
-                int(words[3]),
-                int(words[4]),
+            mem.check(tensor_ptr, TENSOR_STRUCT_SIZE)
+            # The type is one byte; the padding after it is ignored (docs/abi.md).
+            dims_ptr, dims_len, ttype, data_ptr, data_len = _TENSOR.unpack_from(
+                mem.bytes, tensor_ptr
             )
-            ttype = int(t[8])  # one byte; the padding is ignored (docs/abi.md)
-            dims = mem.u32s(dims_ptr, dims_len)
-            if dims_len != plan.shape.size or not np.array_equal(dims, plan.shape):
+            dims = mem.view(dims_ptr, 4 * dims_len)
+            if dims.tobytes() != plan.shape:  # same rank and extents, without numpy compares
                 raise _bad(
-                    f"set_input: dims {dims.tolist()} != model input {list(plan.info.shape)}"
+                    f"set_input: dims {dims.view('<u4').tolist()} != model input "
+                    f"{list(plan.info.shape)}"
                 )
             value = self._input_value(entry, plan, ttype, mem.view(data_ptr, data_len))
             entry.ctx.set_input(index, value)
