@@ -185,7 +185,7 @@ class WasiNn:
             mem.check(tensor_ptr, TENSOR_STRUCT_SIZE)
             # The type is one byte; the padding after it is ignored (docs/abi.md).
             dims_ptr, dims_len, ttype, data_ptr, data_len = _TENSOR.unpack_from(
-                mem.bytes, tensor_ptr
+                mem.bytes.data, tensor_ptr
             )
             dims = mem.view(dims_ptr, 4 * dims_len)
             if dims.tobytes() != plan.shape:  # same rank and extents, without numpy compares
