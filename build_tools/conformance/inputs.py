@@ -26,7 +26,12 @@ def shared_file(kind: str, name: str) -> Path:
 
 
 def bmp_gray_int8(path: Path) -> np.ndarray:
-    """An 8-bit grayscale BMP (palette ignored) as int8 pixels, top row first: u8 - 128."""
+    """An 8-bit BMP of the person-detection test data as the model's int8 input, top row first.
+
+    These files store the int8 input values themselves as pixel bytes (two's complement, as in
+    TFLM's test arrays): shown through the linear palette they wrap around, while `byte ^ 0x80`
+    is the natural photograph. So the bytes are reinterpreted, not shifted by 128.
+    """
     data = path.read_bytes()
     if data[:2] != b"BM":
         raise ValueError(f"{path.name}: not a BMP")
@@ -40,7 +45,7 @@ def bmp_gray_int8(path: Path) -> np.ndarray:
     pixels = rows[:, :width]
     if height > 0:  # bottom-up storage
         pixels = pixels[::-1]
-    return (pixels.astype(np.int16) - 128).astype(np.int8).reshape(-1)
+    return np.ascontiguousarray(pixels).view(np.int8).reshape(-1)
 
 
 def synthetic_int8(count: int, seed: int) -> np.ndarray:
