@@ -13,7 +13,7 @@ PROFILE = GuestProfile(
 def test_wasi_clang_argv() -> None:
     argv = wasi_clang.compile_argv(Path("g/x.c"), Path("o/x.wasm"), [Path("inc")], PROFILE)
     assert argv == [
-        "clang-19", "--target=wasm32-wasi", "-Oz", "-mcpu=mvp", "-msign-ext", "-mmutable-globals",
+        "clang-19", "--target=wasm32-wasi", "-O2", "-mcpu=mvp", "-msign-ext", "-mmutable-globals",
         "-mexec-model=reactor", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinc",
         "-Wl,--strip-all", "-Wl,-z,stack-size=8192", "-Wl,--initial-memory=65536",
         "-Wl,--max-memory=1048576", "-o", "o/x.wasm", "g/x.c",
