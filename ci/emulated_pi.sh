@@ -34,7 +34,8 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
 fi
 
 # Guest toolchain inside the rootfs too: guests are rebuilt there and must hash the same.
-ROOT_PACKAGES=python3,python3-venv,python3-pip,ca-certificates,clang-19,lld-19,wasi-libc,libclang-rt-19-dev-wasm32,wabt
+# cmake + gcc build libnnb.so, the TFLM-exact builtin backend (no tflite-micro wheel on aarch64).
+ROOT_PACKAGES=python3,python3-venv,python3-pip,ca-certificates,clang-19,lld-19,wasi-libc,libclang-rt-19-dev-wasm32,wabt,cmake,gcc,make,libc6-dev
 if [ ! -x "$ROOTFS/usr/bin/python3" ]; then
   $SUDO mkdir -p "$(dirname "$ROOTFS")"
   $SUDO mmdebstrap --arch=arm64 --variant=minbase --include="$ROOT_PACKAGES" bookworm "$ROOTFS"
@@ -56,6 +57,9 @@ trap '$SUDO umount "$ROOTFS/proc" || true' EXIT
 
 $SUDO chroot "$ROOTFS" /bin/bash -euo pipefail -c '
 cd /project/main
+if ! command -v cmake >/dev/null; then  # a rootfs made before cmake was in the package list
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake gcc make libc6-dev
+fi
 if [ ! -x /opt/venv/bin/python ]; then python3 -m venv /opt/venv; fi
 /opt/venv/bin/python -m pip install -q -e ".[dev]"
 uname -m
