@@ -10,6 +10,7 @@ import pytest
 from build_tools.conformance.inputs import bmp_gray_int8
 from build_tools.host.backends import builtin
 from tests.conftest import shared_file
+from tests.nn_builtin.oracle_compare import assert_same_as_oracle
 
 MODELS = [
     "vww_96_int8",
@@ -37,16 +38,7 @@ def test_bit_exact_with_tflm(name: str, nnb_backend: builtin.BuiltinBackend, tfl
     for seed in SEEDS:
         rng = np.random.default_rng(seed)
         inputs = [_random_input(info, rng) for info in graph.inputs]
-        for i, x in enumerate(inputs):
-            oracle.set_input(x, i)
-            ctx.set_input(i, x)
-        oracle.invoke()
-        ctx.invoke()
-        for o in range(len(graph.outputs)):
-            want = np.asarray(oracle.get_output(o))
-            got = ctx.get_output(o)
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_array_equal(got, want, err_msg=f"{name} seed {seed} output {o}")
+        assert_same_as_oracle(ctx, oracle, inputs, len(graph.outputs), f"{name} seed {seed}")
 
 
 @pytest.mark.parametrize("name", MODELS)

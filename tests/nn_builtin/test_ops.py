@@ -12,6 +12,7 @@ import pytest
 from build_tools.host.backends import builtin
 from build_tools.host.backends.base import BackendError
 from tests.nn_builtin import tflite_gen as g
+from tests.nn_builtin.oracle_compare import assert_same_as_oracle
 
 CASES: dict[str, Callable[[], bytes]] = {
     "conv_same_relu6": lambda: g.conv_model(1, (5, 4), 2, 3, act=g.RELU6),
@@ -80,19 +81,7 @@ def test_bit_exact_with_tflm(
     oracle = tflm_from_bytes(model)
     for seed in range(3):
         xs = _inputs(graph, np.random.default_rng(seed))
-        for i, x in enumerate(xs):
-            oracle.set_input(x, i)
-            ctx.set_input(i, x)
-        oracle.invoke()
-        ctx.invoke()
-        for o in range(len(graph.outputs)):
-            want = np.asarray(oracle.get_output(o))
-            got = ctx.get_output(o)
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:  # compare the bits: same rounding, same signed zeros
-                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
-            else:
-                np.testing.assert_array_equal(got, want, err_msg=f"{case} seed {seed}")
+        assert_same_as_oracle(ctx, oracle, xs, len(graph.outputs), f"{case} seed {seed}")
 
 
 def test_every_int8_input_of_logistic(
