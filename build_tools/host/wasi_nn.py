@@ -205,9 +205,11 @@ class WasiNn:
             if len(entry.inputs_set) != len(entry.plans):
                 missing = sorted(set(range(len(entry.plans))) - entry.inputs_set)
                 raise _bad(f"compute: input(s) {missing} not set")
+            entry.inputs_set.clear()  # compute consumes the inputs (docs/abi.md)
             try:
                 entry.ctx.invoke()
             except BackendError as e:
+                entry.computed = False
                 raise NnFailure(NnError.RUNTIME_ERROR, str(e)) from e
             entry.computed = True
 

@@ -242,6 +242,8 @@ uint32_t rt_wasinn_compute(rt_instance_t *inst, uint32_t ctx) {
     uint32_t n = rt_nn_io_count(c->g, 0);
     uint32_t all = n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u;
     if ((c->inputs_set & all) != all) return RT_NN_INVALID_ARGUMENT;
+    /* Compute consumes the inputs (docs/abi.md): the backend may use them as scratch. */
+    c->inputs_set = 0;
     char msg[RT_MSG_MAX] = "";
     uint32_t err = rt_nn_invoke(c->c, msg, sizeof msg);
     if (err != RT_NN_SUCCESS) {
