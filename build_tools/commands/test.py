@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..conformance.report import junit_xml, load_results, markdown_matrix
+from ..conformance.report import junit_xml, kib, load_results, markdown_matrix
 from ..conformance.suite import run_suite
 from ..targets import load_target
 from . import Command
@@ -44,8 +44,12 @@ class TestCommand(Command):
         if args.json:
             print(json.dumps(result.as_json(), indent=2))
         else:
+            ram = any(c.ram_high_water is not None for c in result.cases)
             for c in result.cases:
-                line = f"{c.status:<8} {c.id}"
+                line = f"{c.status:<8} "
+                if ram:  # the RAM high-water column only when the device reports it
+                    line += f"{kib(c.ram_high_water) if c.ram_high_water is not None else '':>10}  "
+                line += c.id
                 print(line + (f"  ({c.detail})" if c.detail else ""))
             print(
                 f"{result.target}: {result.count('passed')} passed, {result.count('failed')} failed, "

@@ -29,6 +29,9 @@ def junit_xml(result: SuiteResult) -> str:
             name=c.id,
             time=f"{c.seconds:.3f}",
         )
+        if c.ram_high_water is not None:
+            props = ET.SubElement(tc, "properties")
+            ET.SubElement(props, "property", name="ram_high_water", value=str(c.ram_high_water))
         if c.status == "failed":
             ET.SubElement(tc, "failure", message=c.detail[:500]).text = c.detail
         elif c.status == "skipped":
@@ -36,9 +39,14 @@ def junit_xml(result: SuiteResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+def kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
 def markdown_matrix(results: list[dict[str, Any]]) -> str:
     """Rows are case ids, columns targets; cells pass / FAIL / skip (details as footnote-free
-    hover text is not possible in markdown, so skips keep their reason in the JSON only)."""
+    hover text is not possible in markdown, so skips keep their reason in the JSON only), with
+    the case's RAM high-water in KiB where the device reported it."""
     targets = [r["target"] for r in results]
     ids: list[str] = []
     cells: dict[tuple[str, str], str] = {}
@@ -46,7 +54,10 @@ def markdown_matrix(results: list[dict[str, Any]]) -> str:
         for c in r["cases"]:
             if c["id"] not in ids:
                 ids.append(c["id"])
-            cells[(c["id"], r["target"])] = MARKS.get(c["status"], c["status"])
+            cell = MARKS.get(c["status"], c["status"])
+            if c.get("ram_high_water") is not None:
+                cell += f" ({kib(c['ram_high_water'])})"
+            cells[(c["id"], r["target"])] = cell
     lines = [
         "| case | " + " | ".join(targets) + " |",
         "|---|" + "---|" * len(targets),

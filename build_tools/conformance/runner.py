@@ -34,6 +34,7 @@ class CaseResult:
     status: str  # passed | failed | skipped
     detail: str = ""
     seconds: float = 0.0
+    ram_high_water: int | None = None  # bytes: heap + stack peak during the case, if reported
 
 
 @dataclass
@@ -50,11 +51,20 @@ class SuiteResult:
             "passed": self.count("passed"),
             "failed": self.count("failed"),
             "skipped": self.count("skipped"),
-            "cases": [
-                {"id": c.id, "status": c.status, "detail": c.detail, "seconds": round(c.seconds, 4)}
-                for c in self.cases
-            ],
+            "cases": [_case_json(c) for c in self.cases],
         }
+
+
+def _case_json(c: CaseResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id,
+        "status": c.status,
+        "detail": c.detail,
+        "seconds": round(c.seconds, 4),
+    }
+    if c.ram_high_water is not None:
+        out["ram_high_water"] = c.ram_high_water
+    return out
 
 
 class Failed(Exception):
@@ -331,6 +341,7 @@ class Runner:
         self.guests = guests
         self.oracle = oracle or TflmOracle()
         self._info: DeviceInfo | None = None
+        self._no_stats = False  # the device reported no stats: do not ask again
 
     @property
     def info(self) -> DeviceInfo:
@@ -363,6 +374,8 @@ class Runner:
         if reason is not None:
             return CaseResult(case.id, "skipped", reason, time.perf_counter() - start)
         run = _CaseRun(self, case)
+        ram: int | None = None
+        measured = self._reset_peaks()
         try:
             run.run()
             status, detail = "passed", ""
@@ -380,7 +393,28 @@ class Runner:
                     self.dut.drop(iid)
                 except DeviceError as e:
                     log.warning("dropping instance %d: %s", iid, e)
-        return CaseResult(case.id, status, detail, time.perf_counter() - start)
+            if measured and status != "skipped":
+                ram = self._ram_high_water()
+        return CaseResult(case.id, status, detail, time.perf_counter() - start, ram)
+
+    def _reset_peaks(self) -> bool:
+        """Restart the device's memory peaks before a case; False when it has none to report."""
+        if self._no_stats:
+            return False
+        try:
+            self._no_stats = self.dut.stats(reset_peaks=True) is None
+        except DeviceError as e:
+            log.warning("reading device stats: %s", e)
+            return False
+        return not self._no_stats
+
+    def _ram_high_water(self) -> int | None:
+        try:
+            stats = self.dut.stats()
+        except DeviceError as e:
+            log.warning("reading device stats: %s", e)
+            return None
+        return stats.ram_high_water if stats is not None else None
 
     def run(self, cases: list[Case], pattern: str | None = None) -> SuiteResult:
         result = SuiteResult(self.dut.target.name)

@@ -44,6 +44,20 @@ class CallOutcome:
     exit_code: int | None = None  # for status "exit"
 
 
+@dataclass(frozen=True)
+class DeviceStats:
+    """Memory peaks of a device since boot or the last peak reset (Dut.stats)."""
+
+    heap_high_water: int  # bytes
+    stack_high_water: int | None = None  # bytes; None when the device does not measure it
+    last_call_instructions: int | None = None  # instructions retired in the last call
+
+    @property
+    def ram_high_water(self) -> int:
+        """Heap peak plus stack peak where measured (static data not included)."""
+        return self.heap_high_water + (self.stack_high_water or 0)
+
+
 class NotSupported(DeviceError):
     """The device cannot do this at all (e.g. load new code on a wasm2c build)."""
 
@@ -93,6 +107,11 @@ class Dut(ABC):
 
     @abstractmethod
     def drop(self, instance: int) -> None: ...
+
+    def stats(self, *, reset_peaks: bool = False) -> DeviceStats | None:
+        """Memory peaks, or None when the device cannot report them. reset_peaks: restart the
+        peaks after reading them (so the next reading covers only what ran in between)."""
+        return None
 
 
 DutFactory = Callable[[Target, dict[str, Any]], Dut]

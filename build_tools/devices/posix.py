@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..protocol.messages import CallOutcome as WireOutcome
 from ..protocol.messages import HelloInfo, Kind
 from ..protocol.streams import ProcessStream
 from ..targets import Target
-from .base import CallOutcome, DeviceInfo, Dut, NotSupported, register_device
+from .base import CallOutcome, DeviceInfo, DeviceStats, Dut, NotSupported, register_device
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,22 @@ _STATUS = {
     WireOutcome.EXITED: "exit",
     WireOutcome.TIMEOUT: "timeout",
 }
+
+
+def describe_exit(code: int) -> str:
+    """A process exit status in words: `exit code 1`, `killed by signal 6 (SIGABRT)`."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "?"
+        return f"killed by signal {-code} ({name})"
+    return f"exit code {code}"
+
+
+def last_lines(text: str, n: int = 1) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " | ".join(lines[-n:])
 
 
 def sanitize_requested(options: dict[str, Any]) -> bool:
@@ -94,6 +111,7 @@ class PosixDut(Dut):
             [str(binary)], stderr_log=Path(stderr_log) if stderr_log else None
         )
         self._client = DeviceClient(self._stream, self.target.name)
+        self._client.crash_probe = self._crash_probe
         try:
             self._hello = self._client.hello()
             self._refresh_items()
@@ -134,6 +152,18 @@ class PosixDut(Dut):
 
     def stderr_text(self) -> str:
         return self._stream.stderr_text() if self._stream is not None else ""
+
+    def _crash_probe(self, client: DeviceClient) -> str | None:
+        """After a link failure: how the runtime process ended, with its last stderr line."""
+        stream = self._stream
+        if stream is None:
+            return None
+        code = stream.wait_exit(1.0)
+        if code is None:
+            return None  # still running: a link problem, not a crash
+        line = last_lines(stream.stderr_text())
+        how = describe_exit(code)
+        return f"{line} ({how})" if line else how
 
     def info(self) -> DeviceInfo:
         hello = self._hello
@@ -221,6 +251,13 @@ class PosixDut(Dut):
         buf = self._logs.setdefault(instance, bytearray())
         buf += data
         return bytes(buf)
+
+    def stats(self, *, reset_peaks: bool = False) -> DeviceStats | None:
+        try:
+            s = self.client.stats(reset_peaks=reset_peaks)
+        except DeviceRequestError as e:
+            raise self._wrap("stats", e) from e
+        return DeviceStats(s.ram_high_water, s.stack_high_water, s.last_call_instructions)
 
     def drop(self, instance: int) -> None:
         try:

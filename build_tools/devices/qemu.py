@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError
-from ..protocol.client import DeviceClient
+from ..protocol.client import DeviceClient, last_printed_line
 from ..targets import Target
 from .base import register_device
 from .posix import PosixDut
@@ -77,6 +77,7 @@ class SerialDut(PosixDut):
         self._client = DeviceClient(
             stream, self.target.name, timeout=float(self.options.get("timeout", 2.0))
         )
+        self._client.crash_probe = self._crash_probe
         self._hello = self._client.hello()
         self._refresh_items()
         log.info(
@@ -142,6 +143,16 @@ class QemuDut(SerialDut):
         session, self.session = self.session, None
         if session is not None:
             session.close()
+
+    def _crash_probe(self, client: DeviceClient) -> str | None:
+        """After a link failure: why QEMU stopped, with the last line the firmware printed."""
+        session = self.session
+        if session is None or session.wait_exit(2.0) is None:
+            return None
+        code = session.returncode
+        why = f"{session.exited()}, exit {code}"
+        line = last_printed_line(client.raw_tail)
+        return f"{line} ({why})" if line else why
 
     def check_alive(self) -> str | None:
         """None while QEMU runs; otherwise why it stopped (e.g. a fatal CPU trap)."""

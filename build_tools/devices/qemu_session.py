@@ -47,6 +47,7 @@ class QemuSession:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.stream: ByteStream | None = None
+        self._returncode: int | None = None  # of the last process, after it was stopped
 
     @property
     def pid(self) -> int | None:
@@ -117,6 +118,19 @@ class QemuSession:
             return "still running"
         return qemu.exit_status(self.proc.returncode)
 
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait up to timeout for QEMU to stop by itself; its exit code, or None if it runs."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else self._returncode
+
     def exited(self) -> str | None:
         """None while QEMU runs; otherwise what its exit status means."""
         if self.proc is None or self.proc.poll() is None:
@@ -136,7 +150,7 @@ class QemuSession:
                 log.warning("%s: QEMU pid %d ignored SIGTERM: killing", self.device_name, proc.pid)
                 proc.kill()
                 proc.wait()
-        self.returncode = proc.returncode
+        self._returncode = proc.returncode
 
     def close(self) -> None:
         stream, self.stream = self.stream, None

@@ -13,6 +13,8 @@ from typing import TypeVar
 from build_tools.errors import DeviceError
 from build_tools.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
 from build_tools.protocol.messages import (
+    STATS_EXTENDED,
+    STATS_RESET_PEAKS,
     CallResult,
     HelloInfo,
     Item,
@@ -25,6 +27,7 @@ from build_tools.protocol.messages import (
     pack_instantiate,
     pack_put_begin,
     pack_put_chunk,
+    pack_stats,
     unpack_call,
     unpack_hello,
     unpack_list,
@@ -42,6 +45,17 @@ MIN_PAYLOAD = 256  # every device accepts this much; used until HELLO says more
 POLL_S = 0.05  # stream read timeout: bounds how late a request timeout is noticed
 ProgressFn = Callable[[int, int], None]
 T = TypeVar("T")
+RAW_TAIL = 1024  # bytes of the raw input kept for crash reports (what the device printed last)
+# Called after the link failed: the cause when the device crashed, else None.
+CrashProbe = Callable[["DeviceClient"], "str | None"]
+
+
+def last_printed_line(raw: bytes) -> str | None:
+    """The last line of text a device printed outside frames (after the last delimiter)."""
+    tail = raw.rsplit(b"\x00", 1)[-1]
+    text = "".join(ch for ch in tail.decode("ascii", "replace") if ch.isprintable() or ch == "\n")
+    lines = [ln.strip() for ln in text.splitlines() if len(ln.strip()) >= 3]
+    return lines[-1] if lines else None
 
 
 class DeviceRequestError(DeviceError):
@@ -76,6 +90,9 @@ class DeviceClient:
         # A random start makes a seq collision with a previous session unlikely (the device
         # also keys its cache on the request CRC).
         self._seq = random.randrange(0x10000)
+        self._stats_v1_only = False  # the device rejected the extended STATS request
+        self.raw_tail = b""  # the last RAW_TAIL bytes received, frames and stray text alike
+        self.crash_probe: CrashProbe | None = None  # set by the device adapter
         stream.timeout = POLL_S
 
     # ---- transport ----
@@ -90,21 +107,42 @@ class DeviceClient:
         self._seq = (self._seq + 1) & 0xFFFF
         seq = self._seq
         wire = encode_frame(Frame(mtype, 0, seq, payload), max_payload=self.max_payload)
-        for attempt in range(1, self.retries + 1):
-            if attempt > 1:
-                self.retransmits += 1
-                log.info(
-                    "%s: no answer to %s seq %d, try %d", self.device_name, mtype.name, seq, attempt
-                )
-            self._write(wire, mtype)
-            frame = self._await(mtype, seq, time.monotonic() + timeout)
-            if frame is not None:
-                return self._split(mtype, frame.payload)
-        raise DeviceError(
-            f"device {self.device_name!r} did not answer {mtype.name} after {self.retries} tries "
-            f"(timeout {timeout:.1f} s)",
-            hint="check the connection and that the runtime is running",
-        )
+        try:
+            for attempt in range(1, self.retries + 1):
+                if attempt > 1:
+                    self.retransmits += 1
+                    log.info(
+                        "%s: no answer to %s seq %d, try %d",
+                        self.device_name,
+                        mtype.name,
+                        seq,
+                        attempt,
+                    )
+                self._write(wire, mtype)
+                frame = self._await(mtype, seq, time.monotonic() + timeout)
+                if frame is not None:
+                    return self._split(mtype, frame.payload)
+            raise DeviceError(
+                f"device {self.device_name!r} did not answer {mtype.name} after {self.retries} "
+                f"tries (timeout {timeout:.1f} s)",
+                hint="check the connection and that the runtime is running",
+            )
+        except DeviceError as e:
+            cause = self._crash_cause()
+            if cause is None:
+                raise
+            raise DeviceError(
+                f"device {self.device_name!r} crashed during {mtype.name}: {cause}", hint=e.hint
+            ) from e
+
+    def _crash_cause(self) -> str | None:
+        if self.crash_probe is None:
+            return None
+        try:
+            return self.crash_probe(self)
+        except Exception as e:  # a probe must never hide the original error
+            log.debug("%s: crash probe failed: %s", self.device_name, e)
+            return None
 
     def _write(self, wire: bytes, mtype: MsgType) -> None:
         try:
@@ -138,6 +176,7 @@ class DeviceClient:
                     f"device {self.device_name!r}: reading {mtype.name} failed: {e}"
                 ) from e
             self.wire_bytes_in += len(data)
+            self.raw_tail = (self.raw_tail + data)[-RAW_TAIL:]
             for item in self._decoder.feed(data):
                 if isinstance(item, FrameError):
                     self.discarded += 1
@@ -268,7 +307,18 @@ class DeviceClient:
             if not more:
                 return bytes(out)
 
-    def stats(self) -> Stats:
+    def stats(self, *, reset_peaks: bool = False) -> Stats:
+        """STATS, extended when the device knows it (older devices answer a flags byte with
+        BAD_REQUEST: then the version-1 response, and no peak reset). reset_peaks: the device
+        restarts its heap and stack high-water marks after reading them."""
+        if not self._stats_v1_only:
+            flags = STATS_EXTENDED | (STATS_RESET_PEAKS if reset_peaks else 0)
+            status, body = self.request(MsgType.STATS, pack_stats(flags))
+            if status is Status.OK:
+                return self._parse(MsgType.STATS, unpack_stats, body)
+            if status is not Status.BAD_REQUEST:
+                raise self._error(MsgType.STATS, status, body)
+            self._stats_v1_only = True
         return self._parse(MsgType.STATS, unpack_stats, self._ok(MsgType.STATS))
 
     def reset(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 MAX_ARGS = 8
@@ -213,9 +213,21 @@ def unpack_call(body: bytes) -> CallResult:
     return CallResult(outcome, result, value, elapsed, message)
 
 
+STATS_EXTENDED = 0x01  # request flag: append the extended fields
+STATS_RESET_PEAKS = 0x02  # request flag: after reading, restart the heap and stack peaks
+
+
+class CounterUnit(IntEnum):
+    """What the device's free-running counter counts (extended STATS)."""
+
+    NONE = 0  # no counter
+    INSTRET = 1  # instructions retired (rv32 instret CSR)
+    NS = 2  # nanoseconds of a monotonic clock: not an instruction count
+
+
 @dataclass(frozen=True)
 class Stats:
-    ram_high_water: int
+    ram_high_water: int  # heap peak (bytes) since boot or the last peak reset
     heap_in_use: int
     last_call_us: int
     frames_ok: int
@@ -224,13 +236,48 @@ class Stats:
     timeouts: int
     duplicates: int
     uptime_ms: int
+    # extended STATS; None when the device sent the version-1 response
+    stack_high_water: int | None = None  # bytes; None also when the device does not measure it
+    counter_unit: CounterUnit | None = None
+    counter: int | None = None
+    last_call_counter: int | None = None  # counter units spent in the last CALL
+
+    @property
+    def last_call_instructions(self) -> int | None:
+        """Instructions retired during the last CALL, when the counter counts instructions."""
+        if self.counter_unit is CounterUnit.INSTRET:
+            return self.last_call_counter
+        return None
+
+
+def pack_stats(flags: int) -> bytes:
+    """STATS request: empty (version-1 response) or one flags byte."""
+    return bytes([flags]) if flags else b""
 
 
 def unpack_stats(body: bytes) -> Stats:
+    """Nine u32, then the extended fields when present; later additions are ignored."""
     r = Reader(body)
-    values = [r.u32() for _ in range(9)]
-    r.done()
-    return Stats(*values)
+    v = [r.u32() for _ in range(9)]
+    base = Stats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+    if len(body) - r.pos < 4 + 1 + 8 + 8:
+        r.done()
+        return base
+    stack = r.u32()
+    unit_code = r.u8()
+    try:
+        unit = CounterUnit(unit_code)
+    except ValueError:
+        unit = CounterUnit.NONE
+    counter = r.u32() | r.u32() << 32
+    last = r.u32() | r.u32() << 32
+    return replace(
+        base,
+        stack_high_water=stack or None,
+        counter_unit=unit,
+        counter=counter if unit is not CounterUnit.NONE else None,
+        last_call_counter=last if unit is not CounterUnit.NONE else None,
+    )
 
 
 def unpack_u32(body: bytes) -> int:

@@ -101,6 +101,15 @@ class ProcessStream:
             if sink:
                 sink.close()
 
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait up to timeout for the process to end (and its stderr to be drained)."""
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._stderr_thread.join(timeout=timeout)
+        return code
+
     def stderr_text(self) -> str:
         return b"".join(self._stderr_chunks).decode("utf-8", "replace")
 

@@ -29,6 +29,7 @@ static uint32_t g_next_id = 1;
 static rt_upload_model_t g_models[RT_MAX_UPLOADED_MODELS];
 static rt_upload_t g_put;
 static uint32_t g_last_call_us;
+static uint64_t g_last_call_counter;
 
 /* ---- guest memory and logs ---- */
 
@@ -373,9 +374,14 @@ rt_status_t rt_call(uint32_t id, const char *export_name, const int32_t *args, u
         rt_fmt(msg, cap, "no instance %lu", (unsigned long)id);
         return RT_ERR_NOT_FOUND;
     }
+    uint64_t counter0 = rt_os_counter();
     rt_status_t st =
         rt_eng_call(inst->eng, export_name, args, argc, RT_CALL_TIMEOUT_MS, res, msg, cap);
-    if (st == RT_OK) g_last_call_us = res->elapsed_us;
+    uint64_t counter1 = rt_os_counter();
+    if (st == RT_OK) {
+        g_last_call_us = res->elapsed_us;
+        g_last_call_counter = counter1 - counter0;
+    }
     return st;
 }
 
@@ -415,4 +421,8 @@ rt_status_t rt_logs(uint32_t id, uint8_t *out, size_t cap, size_t *len, bool *mo
 
 uint32_t rt_last_call_us(void) {
     return g_last_call_us;
+}
+
+uint64_t rt_last_call_counter(void) {
+    return g_last_call_counter;
 }

@@ -17,6 +17,8 @@ typedef char rt_check_state[(int)RT_ERR_BAD_STATE == (int)PROTO_ST_BAD_STATE ? 1
 typedef char rt_check_oob[(int)RT_ERR_OUT_OF_BOUNDS == (int)PROTO_ST_OUT_OF_BOUNDS ? 1 : -1];
 typedef char rt_check_busy[(int)RT_ERR_BUSY == (int)PROTO_ST_BUSY ? 1 : -1];
 typedef char rt_check_int[(int)RT_ERR_INTERNAL == (int)PROTO_ST_INTERNAL ? 1 : -1];
+typedef char rt_check_unit_instret[RT_OS_COUNTER_INSTRET == PROTO_COUNTER_INSTRET ? 1 : -1];
+typedef char rt_check_unit_ns[RT_OS_COUNTER_NS == PROTO_COUNTER_NS ? 1 : -1];
 typedef char rt_check_msg[sizeof(((proto_call_result_t *)0)->message) >= RT_MSG_MAX ? 1 : -1];
 
 static void h_hello(void *ctx, proto_hello_info_t *info) {
@@ -139,6 +141,16 @@ static void h_stats(void *ctx, proto_core_stats_t *out) {
     out->ram_high_water = (uint32_t)rt_mem_high_water();
     out->heap_in_use = (uint32_t)rt_mem_in_use();
     out->last_call_us = rt_last_call_us();
+    out->stack_high_water = rt_os_stack_high_water();
+    out->counter_unit = rt_os_counter_unit();
+    out->counter = rt_os_counter();
+    out->last_call_counter = rt_last_call_counter();
+}
+
+static void h_reset_peaks(void *ctx) {
+    (void)ctx;
+    rt_mem_reset_peak();
+    rt_os_stack_reset_peak();
 }
 
 static void h_reset(void *ctx) {
@@ -150,7 +162,7 @@ static void h_reset(void *ctx) {
 
 static const proto_handlers_t g_handlers = {
     h_hello, h_put_begin, h_put_chunk, h_put_end, h_list_item, h_instantiate, h_drop,
-    h_call,  h_mem_write, h_mem_read,  h_logs,    h_stats,     h_reset,
+    h_call,  h_mem_write, h_mem_read,  h_logs,    h_stats,     h_reset,       h_reset_peaks,
 };
 
 static int io_read_byte(void *ctx, uint32_t timeout_ms) {

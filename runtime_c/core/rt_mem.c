@@ -59,6 +59,9 @@ size_t rt_mem_in_use(void) {
 size_t rt_mem_high_water(void) {
     return g_high_water;
 }
+void rt_mem_reset_peak(void) {
+    g_high_water = g_in_use;
+}
 
 size_t rt_fmt(char *out, size_t cap, const char *fmt, ...) {
     if (out == NULL || cap == 0) return 0;

@@ -111,6 +111,8 @@ void *rt_realloc(void *ptr, size_t size);
 void rt_free(void *ptr);
 size_t rt_mem_in_use(void);
 size_t rt_mem_high_water(void);
+/* Restart the heap peak from what is in use now (STATS "reset peaks"). */
+void rt_mem_reset_peak(void);
 
 /* Formatting without stdio (the core must not use the C library's printf on every MCU). */
 size_t rt_fmt(char *out, size_t cap, const char *fmt, ...);
@@ -142,6 +144,8 @@ rt_status_t rt_mem_write(uint32_t id, uint32_t addr, const uint8_t *data, size_t
 rt_status_t rt_mem_read(uint32_t id, uint32_t addr, uint8_t *out, size_t len);
 rt_status_t rt_logs(uint32_t id, uint8_t *out, size_t cap, size_t *len, bool *more);
 uint32_t rt_last_call_us(void);
+/* rt_os_counter() units spent in the last successful rt_call (0 when none ran). */
+uint64_t rt_last_call_counter(void);
 
 /* Serve the device protocol over rt_os_read_byte/rt_os_write until the link closes. */
 void rt_serve(void);

@@ -39,6 +39,25 @@ void rt_os_random(uint8_t *buf, size_t len);
 /* Debug log line (not the protocol link): stderr on POSIX, a second UART on an MCU. */
 void rt_os_log(const char *msg);
 
+/* ---- measurements (reported by STATS, docs/protocol.md) ----
+ * rt_os_stack_high_water: stack bytes ever used since boot or the last rt_os_stack_reset_peak()
+ * (an MCU paints its stack and scans for the deepest overwritten word); 0 = not measured.
+ * rt_os_stack_reset_peak: restart that measurement from the current depth (no-op when not
+ * measured). Must be safe to call from the serve loop between requests.
+ * rt_os_counter: a free-running 64-bit counter in the unit rt_os_counter_unit() names:
+ *   RT_OS_COUNTER_NONE     not available (always 0)
+ *   RT_OS_COUNTER_INSTRET  instructions retired (an rv32 `instret` CSR)
+ *   RT_OS_COUNTER_NS       nanoseconds of a monotonic clock (NOT instructions: a stand-in for
+ *                          hosts that cannot count instructions cheaply)
+ * The core reads it around each CALL to report the count spent in the last call. */
+#define RT_OS_COUNTER_NONE 0u
+#define RT_OS_COUNTER_INSTRET 1u
+#define RT_OS_COUNTER_NS 2u
+uint32_t rt_os_stack_high_water(void);
+void rt_os_stack_reset_peak(void);
+uint64_t rt_os_counter(void);
+uint8_t rt_os_counter_unit(void);
+
 /* ---- call time limit ----
  * rt_os_deadline_arm(ms, fn) makes the platform call fn() once, asynchronously (POSIX: from a
  * SIGALRM handler; MCU: from the timer interrupt through a thread-context trampoline), after

@@ -239,7 +239,19 @@ typedef struct {
 
 typedef struct {
     uint32_t ram_high_water, heap_in_use, last_call_us;
+    /* extended STATS (docs/protocol.md): 0 / PROTO_COUNTER_NONE when not measured */
+    uint32_t stack_high_water;
+    uint8_t counter_unit; /* PROTO_COUNTER_* */
+    uint64_t counter, last_call_counter;
 } proto_core_stats_t;
+
+/* STATS request flags (u8, optional: an empty request gets the version-1 response). */
+#define PROTO_STATS_EXTENDED 0x01u    /* append the extended fields */
+#define PROTO_STATS_RESET_PEAKS 0x02u /* after reading, restart the heap and stack peaks */
+
+#define PROTO_COUNTER_NONE 0u
+#define PROTO_COUNTER_INSTRET 1u
+#define PROTO_COUNTER_NS 2u
 
 /*
  * Callbacks provided by the runtime core. ctx is the core's own state. A NULL entry makes the
@@ -287,6 +299,10 @@ typedef struct {
 
     /* Called after the RESET response has been written: drop instances (or reboot). */
     void (*reset)(void *ctx);
+
+    /* STATS with PROTO_STATS_RESET_PEAKS, after the response body is built: restart the heap
+     * and stack high-water marks from the current use. NULL: UNSUPPORTED for that flag. */
+    void (*reset_peaks)(void *ctx);
 } proto_handlers_t;
 
 /* Platform byte I/O and clock. */

@@ -279,7 +279,11 @@ static proto_status_t do_stats(req_t *q) {
     proto_device_t *dev = q->dev;
     proto_core_stats_t cs;
     memset(&cs, 0, sizeof cs);
+    uint8_t flags = 0; /* optional: an empty request is the version-1 STATS */
+    if (proto_rd_left(q->r) > 0) flags = proto_rd_u8(q->r);
     if (!rd_done(q->r)) return malformed(q);
+    if ((flags & PROTO_STATS_RESET_PEAKS) && !dev->h->reset_peaks)
+        return fail(q, PROTO_ST_UNSUPPORTED, "this device cannot reset its peaks");
     if (dev->h->stats) dev->h->stats(dev->core, &cs);
     proto_wr_u32(q->w, cs.ram_high_water);
     proto_wr_u32(q->w, cs.heap_in_use);
@@ -290,6 +294,15 @@ static proto_status_t do_stats(req_t *q) {
     proto_wr_u32(q->w, dev->counters.timeouts);
     proto_wr_u32(q->w, dev->counters.duplicates);
     proto_wr_u32(q->w, dev->io.now_ms(dev->io.ctx) - dev->boot_ms);
+    if (flags & PROTO_STATS_EXTENDED) {
+        proto_wr_u32(q->w, cs.stack_high_water);
+        proto_wr_u8(q->w, cs.counter_unit);
+        proto_wr_u32(q->w, (uint32_t)cs.counter);
+        proto_wr_u32(q->w, (uint32_t)(cs.counter >> 32));
+        proto_wr_u32(q->w, (uint32_t)cs.last_call_counter);
+        proto_wr_u32(q->w, (uint32_t)(cs.last_call_counter >> 32));
+    }
+    if (flags & PROTO_STATS_RESET_PEAKS) dev->h->reset_peaks(dev->core);
     return PROTO_ST_OK;
 }
 

@@ -1,10 +1,15 @@
 """Benchmarks of the emulated MCU (qemu-rv32). Run: .venv/bin/python tests/bench/bench_qemu.py
 
-- Instructions per inference: QEMU runs with `-icount shift=0`, so virtual time advances 1 ns
-  per guest instruction and the CLINT timer (10 MHz) counts instructions / 100. The device
-  reports each call's elapsed time from that timer, so instructions = elapsed_us * 1000
-  (resolution 100 instructions). The figure covers the classify export (set_input copy,
+- Instructions per inference, two ways. (1) The counter: the device reads the rv32 `minstret`
+  CSR around each CALL and reports the difference in STATS (`last_call_instructions`); QEMU
+  counts instructions in it only with -icount. (2) The cross-check: with `-icount shift=0`
+  virtual time advances 1 ns per guest instruction, the CLINT timer (10 MHz) counts
+  instructions / 100 and the device reports each call's elapsed time from it, so instructions =
+  elapsed_us * 1000 (resolution 1000 instructions). The counter also covers the core's few
+  instructions around the engine call. The figure covers the classify export (set_input copy,
   compute, get_output); the model is loaded and its arena planned by a first, unmeasured call.
+- Heap and stack high-water of the measured call: the peaks are reset (STATS RESET_PEAKS) after
+  the first call, so they cover the second call plus the serve loop's own depth.
 - ESP32-C3 estimate: instructions / 160 MHz, assuming CPI = 1 (the C3 is a single-issue
   in-order core; flash cache misses and multi-cycle mul/div make the real figure higher).
 - Footprint per component from the ELF and map; RAM high-water from the device's STATS.
@@ -71,9 +76,10 @@ def main() -> None:
 
     print("## Inference on qemu-rv32 (-icount shift=0)\n")
     print(
-        "| model | input | instructions | est. ESP32-C3 @160 MHz, CPI 1 | RAM high-water | host wall |"
+        "| model | input | instructions (instret) | instructions (-icount timer) | "
+        "est. ESP32-C3 @160 MHz, CPI 1 | heap high-water | stack high-water | host wall |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     classify = (fw.guests.directory / "classify.wasm").read_bytes()
     rng = np.random.default_rng(1)
     for model in fw.sources.models:
@@ -92,19 +98,26 @@ def main() -> None:
             inp = write(dut, iid, data)
             args = [name, len(model), dims, len(shape), inp, len(data)]
             first = dut.call(iid, "classify", args)
+            dut.stats(reset_peaks=True)
             t0 = time.perf_counter()
             out = dut.call(iid, "classify", args)
             wall = time.perf_counter() - t0
             stats = dut.client.stats()  # type: ignore[attr-defined]
         if out.status != "ok" or (out.value or 0) < 0:
             print(
-                f"| {model} | {shape} | {out.status} {out.value} {out.message} {first.message} | | | |"
+                f"| {model} | {shape} | {out.status} {out.value} {out.message} {first.message} "
+                "| | | | | |"
             )
             continue
-        instr = out.elapsed_us * 1000
+        timer = out.elapsed_us * 1000
+        counted = stats.last_call_instructions
+        instr = counted if counted is not None else timer
+        stack = stats.stack_high_water
         print(
-            f"| {model} | {shape} | {instr / 1e6:.2f} M | {instr / C3_HZ * 1000:.1f} ms | "
-            f"{stats.ram_high_water / 1024:.1f} KiB | {wall * 1000:.0f} ms |"
+            f"| {model} | {shape} | "
+            f"{f'{counted:,}' if counted is not None else 'n/a'} | {timer:,} | "
+            f"{instr / C3_HZ * 1000:.1f} ms | {stats.ram_high_water / 1024:.1f} KiB | "
+            f"{f'{stack / 1024:.1f} KiB' if stack else 'n/a'} | {wall * 1000:.0f} ms |"
         )
     print(
         "\nPublished TFLM person_detect on ESP32-C3: "

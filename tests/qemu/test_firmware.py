@@ -13,6 +13,7 @@ from build_tools.conformance.suite import run_suite
 from build_tools.devices.base import open_device
 from build_tools.firmware_qemu import build_protocol_firmware, build_runtime_firmware
 from build_tools.footprint import by_component, image_usage
+from build_tools.protocol.messages import CounterUnit
 from build_tools.targets import Target
 from build_tools.toolchains.riscv_gcc import FirmwareTooLarge
 
@@ -70,6 +71,9 @@ def test_conformance_suite_on_qemu(runtime_fw, qemu_target: Target) -> None:  # 
     for c in result.cases:
         if c.status == "skipped":
             assert re.match(r"does not fit: needs \d+ KiB, budget \d+ KiB", c.detail), c
+        else:  # heap + stack peak of the case, measured by the firmware
+            assert c.ram_high_water is not None
+            assert 0 < c.ram_high_water <= qemu_target.memory.ram_kib * 1024, c
 
 
 def test_run_and_stats_over_serial(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
@@ -84,3 +88,27 @@ def test_run_and_stats_over_serial(runtime_fw, qemu_target: Target) -> None:  # 
         assert 0 < stats.ram_high_water <= qemu_target.memory.ram_kib * 1024
         pid = dut.pid  # type: ignore[attr-defined]
     assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+def test_stack_and_instructions_in_stats(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
+    """Under -icount shift=0 the instret counter and the timer agree on a call's length."""
+    dut = open_device(qemu_target, {"firmware": runtime_fw.firmware.elf, "icount_shift": 0})
+    with dut:
+        wasm = Path(runtime_fw.guests.directory / "hello.wasm").read_bytes()
+        iid = dut.instantiate("hello", wasm)
+        out = dut.call(iid, "fib", [24])
+        assert out.value == 46368
+        stats = dut.client.stats()  # type: ignore[attr-defined]
+        assert stats.counter_unit is CounterUnit.INSTRET
+        instr = stats.last_call_instructions
+        timer = out.elapsed_us * 1000  # 1 ns per instruction: 1000 per microsecond
+        assert instr is not None and instr > 100
+        assert abs(instr - timer) <= 2000 + timer // 50, (instr, timer)
+        stack = stats.stack_high_water
+        assert stack is not None and 0 < stack < qemu_target.memory.ram_kib * 1024
+        peaks = dut.stats(reset_peaks=True)
+        assert peaks is not None and peaks.stack_high_water == stack
+        fresh = dut.stats()
+        assert fresh is not None and fresh.stack_high_water is not None
+        assert fresh.stack_high_water <= stack  # restarted from the serve loop's depth
+        assert fresh.heap_high_water <= peaks.heap_high_water

@@ -10,19 +10,30 @@ from build_tools.targets import Target
 suite = pytest.importorskip("build_tools.conformance.suite", reason="conformance suite not present")
 
 from build_tools.conformance.cases import load_cases  # noqa: E402
-from build_tools.conformance.runner import Runner  # noqa: E402
+from build_tools.conformance.report import junit_xml, markdown_matrix  # noqa: E402
+from build_tools.conformance.runner import Runner, SuiteResult  # noqa: E402
 from build_tools.devices.posix import PosixDut  # noqa: E402
 
 
-def _run(target: Target, options: dict[str, object]) -> None:
-    result = suite.run_suite(target, options=options)
+def _run(target: Target, options: dict[str, object]) -> SuiteResult:
+    result: SuiteResult = suite.run_suite(target, options=options)
     failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
     assert not failed, "\n".join(failed)
     assert result.count("passed") > 0
+    return result
 
 
 def test_conformance_posix(posix_target: Target, posix_runtime: RuntimeBuild) -> None:
-    _run(posix_target, {"binary": posix_runtime.binary})
+    result = _run(posix_target, {"binary": posix_runtime.binary})
+    # The process reports its heap peak per case (no stack measure on POSIX): in the JSON, the
+    # JUnit properties and the markdown matrix.
+    rams = [c.ram_high_water for c in result.cases if c.status == "passed"]
+    assert rams and all(r is not None and r > 0 for r in rams)
+    assert len(set(rams)) > 1  # the peak is reset before each case
+    doc = result.as_json()
+    assert all("ram_high_water" in c for c in doc["cases"] if c["status"] == "passed")
+    assert '<property name="ram_high_water" value="' in junit_xml(result)
+    assert " KiB) |" in markdown_matrix([doc])
 
 
 def test_conformance_posix_sanitized(

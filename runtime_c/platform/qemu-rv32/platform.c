@@ -243,6 +243,27 @@ uint32_t qrv_stack_high_water(void) {
     return (uint32_t)((uintptr_t)__stack - (uintptr_t)p);
 }
 
+uint32_t rt_os_stack_high_water(void) {
+    return qrv_stack_high_water();
+}
+
+/* Re-paint the stack below the caller's frame: the peak restarts from the current depth.
+ * Interrupts only wake wfi here (no trap is taken between requests), so nothing else runs on
+ * the words being painted. */
+void rt_os_stack_reset_peak(void) {
+    stack_paint();
+}
+
+/* minstret. Under QEMU it counts instructions only with -icount (QEMU 7.2 feeds it from the
+ * host's cycle counter otherwise); on silicon it is the core's retired-instruction count. */
+uint64_t rt_os_counter(void) {
+    return qrv_instret();
+}
+
+uint8_t rt_os_counter_unit(void) {
+    return RT_OS_COUNTER_INSTRET;
+}
+
 uint32_t qrv_ram_high_water(void) {
     /* picolibc's malloc keeps its own small headers; the peak here counts what we asked for. */
     return qrv_static_ram() + qrv.heap_peak + qrv_stack_high_water();
@@ -373,6 +394,10 @@ int kill(pid_t pid, int sig);
 int kill(pid_t pid, int sig) {
     (void)pid;
     rt_os_log("qemu-rv32: abort");
+    put_text("\nqemu-rv32: abort (signal ");
+    if (sig >= 10) uart_putc((uint8_t)('0' + (sig / 10) % 10));
+    uart_putc((uint8_t)('0' + sig % 10));
+    put_text(")\n");
     qrv_exit(128u + (uint32_t)sig);
 }
 

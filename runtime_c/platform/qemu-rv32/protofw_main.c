@@ -7,6 +7,8 @@
 #include "qrv.h"
 #include "rt_platform.h"
 
+#include <stdlib.h>
+
 static int link_read(void *ctx, uint32_t timeout_ms) {
     (void)ctx;
     int c = rt_os_read_byte(timeout_ms);
@@ -33,6 +35,14 @@ static void sleep_ms(uint32_t ms) {
     }
 }
 
+/* The fake core's crash export: a CPU fault (ebreak: the fatal trap handler, exit 3) or
+ * abort() (exit 128 + SIGABRT). This firmware is test-only; the runtime firmware has no such
+ * path. */
+static void crash(uint32_t how) {
+    if (how) abort();
+    __builtin_trap();
+}
+
 static fake_core_t core;
 static proto_device_t dev;
 
@@ -41,6 +51,7 @@ int main(void) {
     fake_core_init(&core, 64u * 1024u);
     core.now_us = now_us;
     core.sleep_ms = sleep_ms;
+    core.crash = crash;
     const proto_io_t io = {NULL, link_read, link_write, link_now_ms};
     proto_device_init(&dev, &io, &fake_core_handlers, &core);
     proto_device_run(&dev);

@@ -243,6 +243,8 @@ static void run_export(fake_core_t *c, fake_instance_t *in, const proto_call_req
     } else if (strcmp(e, "sleep_ms") == 0 && c->sleep_ms) {
         c->sleep_ms(a0);
         res->value = (int32_t)a0;
+    } else if (strcmp(e, "crash") == 0 && c->crash) {
+        c->crash(a0);
     }
 }
 
@@ -252,6 +254,7 @@ static bool known_export(const fake_core_t *c, const char *e) {
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(e, names[i]) == 0) return true;
     }
+    if (strcmp(e, "crash") == 0) return c->crash != NULL;
     return strcmp(e, "sleep_ms") == 0 && c->sleep_ms != NULL;
 }
 
@@ -316,6 +319,11 @@ static void fc_stats(void *ctx, proto_core_stats_t *out) {
     out->last_call_us = c->last_call_us;
 }
 
+static void fc_reset_peaks(void *ctx) {
+    fake_core_t *c = ctx;
+    c->heap_high_water = c->heap_in_use;
+}
+
 static void fc_reset(void *ctx) {
     fake_core_t *c = ctx;
     drop_instances(c);
@@ -324,5 +332,5 @@ static void fc_reset(void *ctx) {
 
 const proto_handlers_t fake_core_handlers = {
     fc_hello, fc_put_begin, fc_put_chunk, fc_put_end, fc_list_item, fc_instantiate, fc_drop,
-    fc_call,  fc_mem_write, fc_mem_read,  fc_logs,    fc_stats,     fc_reset,
+    fc_call,  fc_mem_write, fc_mem_read,  fc_logs,    fc_stats,     fc_reset,       fc_reset_peaks,
 };

@@ -8,6 +8,9 @@
  *   print(addr, len) -> len       (appends memory bytes to the instance's log)
  *   trap() traps                  exit(code) exits       nop() returns no value
  *   sleep_ms(ms) -> ms            (only when the platform gave a sleep function)
+ *   crash(how)                    (only when the platform gave a crash function) crashes the
+ *                                 device on purpose: how 0 a CPU fault, 1 abort(); for the
+ *                                 tests of crash reporting
  */
 #ifndef FAKE_CORE_H
 #define FAKE_CORE_H
@@ -45,6 +48,7 @@ typedef struct {
     /* optional platform hooks (NULL in the fuzzer) */
     uint32_t (*now_us)(void);
     void (*sleep_ms)(uint32_t ms);
+    void (*crash)(uint32_t how);
 } fake_core_t;
 
 void fake_core_init(fake_core_t *core, uint32_t storage_budget);

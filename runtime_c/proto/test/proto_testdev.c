@@ -42,6 +42,13 @@ static void sleep_ms(uint32_t ms) {
     }
 }
 
+/* The fake core's crash export: die the way a runtime bug would (the host must say so). */
+static void crash(uint32_t how) {
+    fprintf(stderr, "proto_testdev: crashing on request (%s)\n", how ? "abort" : "CPU fault");
+    if (how) abort();
+    __builtin_trap();
+}
+
 static int read_byte(void *ctx, uint32_t timeout_ms) {
     stdio_link_t *l = ctx;
     if (l->pos < l->len) return l->buf[l->pos++];
@@ -89,6 +96,7 @@ int main(int argc, char **argv) {
     fake_core_init(&core, storage);
     core.now_us = now_us;
     core.sleep_ms = sleep_ms;
+    core.crash = crash;
     proto_io_t io = {&link, read_byte, write_all, now_ms};
     proto_device_init(&dev, &io, &fake_core_handlers, &core);
     fprintf(stderr, "proto_testdev: ready, storage %lu bytes, max payload %u\n",
