@@ -20,20 +20,21 @@ def nnb_backend() -> builtin.BuiltinBackend:
     return builtin.BuiltinBackend()
 
 
-@pytest.fixture(scope="session")
-def nnb_check_release() -> Path:
+def _nnb_check(config: str) -> Path:
     if shutil.which("cmake") is None:
         pytest.skip("cmake not installed (ci/setup.sh installs it)")
-    builtin.build_library("release", target="nnb_check")
-    return builtin.build_dir("release") / "nnb_check"
+    builtin.build_library(config, target="nnb_check")
+    return builtin.build_dir(config) / "nnb_check"
+
+
+@pytest.fixture(scope="session")
+def nnb_check_release() -> Path:
+    return _nnb_check("release")
 
 
 @pytest.fixture(scope="session")
 def nnb_check_asan() -> Path:
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake not installed (ci/setup.sh installs it)")
-    builtin.build_library("asan", target="nnb_check")
-    return builtin.build_dir("asan") / "nnb_check"
+    return _nnb_check("asan")
 
 
 @pytest.fixture(scope="session")
