@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, third_party
 from .commands import all_commands
 from .errors import BuildToolsError
 
@@ -27,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="more output; -v also shows tracebacks, -vv every command line",
     )
     parser.add_argument("--version", action="version", version=f"build_tools {__version__}")
+    parser.add_argument(
+        "--third-party-dir",
+        metavar="DIR",
+        help="directory holding the pinned upstream archives (build_tools/third_party.toml); "
+        f"also ${third_party.ENV_DIR}",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in all_commands():
         p = sub.add_parser(command.name, help=command.help, description=command.help)
@@ -50,6 +57,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         else logging.DEBUG
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.third_party_dir:
+        # Read by third_party.search_dirs() in this process and in the tools it starts.
+        os.environ[third_party.ENV_DIR] = str(args.third_party_dir)
     try:
         return int(args.handler.run(args))
     except BuildToolsError as e:

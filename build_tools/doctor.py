@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import third_party
 from .targets import Target
 from .toolchains import wabt
 
@@ -157,3 +158,25 @@ class Check:
 
 def check(names: list[str]) -> list[Check]:
     return [Check(TOOLS[n], TOOLS[n].present()) for n in names]
+
+
+# Pinned upstream sources (third_party.toml) each target field needs.
+ENGINE_SOURCES: dict[str, tuple[str, ...]] = {"wamr": ("wamr",)}
+BACKEND_SOURCES: dict[str, tuple[str, ...]] = {"tflm": ("esp-tflite-micro", "esp-nn")}
+BUILD_SYSTEM_SOURCES: dict[str, tuple[str, ...]] = {"platformio": ("platform-espressif32",)}
+
+
+def required_sources(target: Target) -> list[str]:
+    """Upstream dependencies of the lock file that building this target needs."""
+    if target.runtime.kind != "c":
+        return []
+    need = [
+        *ENGINE_SOURCES.get(target.runtime.engine, ()),
+        *BACKEND_SOURCES.get(target.runtime.nn_backend, ()),
+        *BUILD_SYSTEM_SOURCES.get(target.build.system, ()),
+    ]
+    return list(dict.fromkeys(need))
+
+
+def check_sources(names: list[str]) -> list[third_party.Status]:
+    return [third_party.status(n) for n in names]
