@@ -11,7 +11,9 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-_MAP_LINE = re.compile(r"^\s*(?:(\S+)\s+)?0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.(?:o|a\(.+\)))$")
+_MAP_LINE = re.compile(
+    r"^\s*(?:(\S+)\s+)?0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.(?:o|obj|a\(.+\)))$"
+)
 KINDS = ("text", "rodata", "data", "bss")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +356,28 @@ def load_target(name: str, directory: Path | None = None) -> Target:
         known = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
         raise TargetError(f"unknown target {name!r}", hint=f"known targets: {known}")
     return load_target_file(path)
+
+
+def with_runtime(
+    target: Target, engine: str | None = None, nn_backend: str | None = None
+) -> Target:
+    """The target with another engine and/or NN backend (the command-line overrides), checked
+    against what its runtime kind offers; the target file keeps the default."""
+    runtime = target.runtime
+    for option, value, offered in (
+        ("--engine", engine, ENGINES[runtime.kind]),
+        ("--backend", nn_backend, NN_BACKENDS[runtime.kind]),
+    ):
+        if value is not None and value not in offered:
+            raise TargetError(
+                f"{option} {value}: target {target.name} (runtime {runtime.kind}) offers "
+                + ", ".join(offered)
+            )
+    return replace(
+        target,
+        runtime=replace(
+            runtime,
+            engine=engine or runtime.engine,
+            nn_backend=nn_backend or runtime.nn_backend,
+        ),
+    )

@@ -15,10 +15,29 @@ from ..devices.base import CallOutcome, open_device
 from ..errors import BuildToolsError
 from ..guests import build_guests
 from ..host.models import parse_model_option
-from ..targets import Target, load_target
+from ..targets import ENGINES, NN_BACKENDS, Target, load_target, with_runtime
 from . import Command
 
-BACKEND_CHOICES = ["litert", "tflite-runtime", "tflm", "builtin"]
+BACKEND_CHOICES = sorted({b for offered in NN_BACKENDS.values() for b in offered})
+ENGINE_CHOICES = sorted({e for offered in ENGINES.values() for e in offered})
+
+
+def add_runtime_selection(parser: argparse.ArgumentParser) -> None:
+    """--engine / --backend: another engine or NN backend than the target file's default."""
+    parser.add_argument(
+        "--engine", choices=ENGINE_CHOICES, help="wasm engine (default: the target's)"
+    )
+    parser.add_argument(
+        "--backend", choices=BACKEND_CHOICES, help="NN backend (default: the target's)"
+    )
+
+
+def selected_target(args: argparse.Namespace) -> Target:
+    """The target named on the command line with --engine / --backend applied (C runtimes are
+    built per engine and backend; the Python host also takes the backend as a device option)."""
+    return with_runtime(
+        load_target(args.target), getattr(args, "engine", None), getattr(args, "backend", None)
+    )
 
 
 def add_host_options(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +48,7 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=PATH",
         help="register a model for load_by_name (repeatable)",
     )
-    parser.add_argument(
-        "--backend", choices=BACKEND_CHOICES, help="NN backend (default: the target's)"
-    )
+    add_runtime_selection(parser)
     parser.add_argument(
         "--port",
         help="serial transport: device path or pyserial URL (e.g. /dev/ttyUSB0, socket://HOST:PORT)",
@@ -93,7 +110,7 @@ class RunCommand(Command):
         add_host_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        target = load_target(args.target)
+        target = selected_target(args)
         name, wasm = guest_bytes(target, args.guest)
         with open_device(target, device_options(args)) as dut:
             iid = dut.instantiate(name, wasm)

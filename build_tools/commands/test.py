@@ -8,9 +8,8 @@ from pathlib import Path
 
 from ..conformance.report import junit_xml, kib, load_results, markdown_matrix
 from ..conformance.suite import run_suite
-from ..targets import load_target
 from . import Command
-from .run import add_host_options, device_options
+from .run import add_host_options, device_options, selected_target
 
 
 class TestCommand(Command):
@@ -38,7 +37,7 @@ class TestCommand(Command):
         if not args.target:
             print("usage: test TARGET [--json] [--junit FILE] [-k PATTERN]")
             return 2
-        result = run_suite(load_target(args.target), args.pattern, device_options(args))
+        result = run_suite(selected_target(args), args.pattern, device_options(args))
         if args.junit:
             args.junit.write_text(junit_xml(result), encoding="utf-8")
         if args.json:
@@ -52,7 +51,8 @@ class TestCommand(Command):
                 line += c.id
                 print(line + (f"  ({c.detail})" if c.detail else ""))
             print(
-                f"{result.target}: {result.count('passed')} passed, {result.count('failed')} failed, "
+                f"{result.target} ({result.engine}, {result.backend}): "
+                f"{result.count('passed')} passed, {result.count('failed')} failed, "
                 f"{result.count('skipped')} skipped"
             )
         return 1 if result.count("failed") else 0

@@ -41,6 +41,8 @@ class CaseResult:
 class SuiteResult:
     target: str
     cases: list[CaseResult] = field(default_factory=list)
+    engine: str = ""  # as the device reports it
+    backend: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.cases if c.status == status)
@@ -48,6 +50,8 @@ class SuiteResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "target": self.target,
+            "engine": self.engine,
+            "backend": self.backend,
             "passed": self.count("passed"),
             "failed": self.count("failed"),
             "skipped": self.count("skipped"),
@@ -417,7 +421,8 @@ class Runner:
         return stats.ram_high_water if stats is not None else None
 
     def run(self, cases: list[Case], pattern: str | None = None) -> SuiteResult:
-        result = SuiteResult(self.dut.target.name)
+        info = self.info
+        result = SuiteResult(self.dut.target.name, engine=info.engine, backend=info.nn_backend)
         for case in cases:
             if pattern and not re.search(pattern, case.id):
                 continue

@@ -61,15 +61,16 @@ def sanitize_requested(options: dict[str, Any]) -> bool:
 
 def runtime_binary(target: Target, options: dict[str, Any]) -> Path:
     """The executable to launch: given, or built (incrementally: a no-op when up to date)."""
-    from .. import runtime_c  # imported late: building pulls in the toolchain adapters
+    from .. import firmware  # imported late: building pulls in the toolchain adapters
 
-    given = options.get("binary")
+    given = options.get("binary") or options.get("firmware")
     if given is not None:
         return Path(given)
     sanitize = sanitize_requested(options)
-    if options.get("build", True):
-        return runtime_c.build_runtime(target, sanitize=sanitize).binary
-    binary = runtime_c.binary_path(target, sanitize)
+    builder = firmware.require_builder(target)
+    if options.get("build", True):  # incremental: a no-op when nothing changed
+        return builder.build(target, sanitize=sanitize).binary
+    binary = builder.output_path(target, sanitize)
     if not binary.exists():
         raise DeviceError(
             f"target {target.name}: no runtime at {binary}",

@@ -23,27 +23,15 @@ from ..errors import DeviceError
 from ..protocol.client import DeviceClient, last_printed_line
 from ..targets import Target
 from .base import register_device
-from .posix import PosixDut
+from .posix import PosixDut, runtime_binary
 from .qemu_session import QemuSession
 
 log = logging.getLogger(__name__)
 
 
 def firmware_elf(target: Target, options: dict[str, Any]) -> Path:
-    from .. import firmware_qemu  # imported late: building pulls in the toolchain adapters
-
-    given = options.get("firmware")
-    if given is not None:
-        return Path(given)
-    elf = firmware_qemu.firmware_path(target)
-    if options.get("build", True):  # incremental: a no-op when nothing changed
-        return firmware_qemu.build_runtime_firmware(target).firmware.elf
-    if not elf.exists():
-        raise DeviceError(
-            f"target {target.name}: no firmware at {elf}",
-            hint=f"run: python -m build_tools build {target.name}",
-        )
-    return elf
+    """The firmware to boot: options["firmware"], or the target's build (see runtime_binary)."""
+    return runtime_binary(target, options)
 
 
 class SerialDut(PosixDut):

@@ -9,6 +9,7 @@ the same defines is not configured again.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 CMAKE = "cmake"
 INSTALL_HINT = "install cmake (apt-get install cmake; ci/setup.sh does)"
 STAMP = "build_tools-configure.json"
+BUILD_TIMEOUT_S = 1800  # upstream C++ (TFLM) takes minutes on two cores
 
 DefineValue = str | int | bool
 
@@ -49,9 +51,30 @@ def build_argv(build_dir: str | Path, target: str | None = None, jobs: int = 2) 
     return argv
 
 
+def script_argv(script: str | Path, defines: Mapping[str, DefineValue]) -> list[str]:
+    """`cmake -DK=V... -P SCRIPT` (script mode: no project, no compiler)."""
+    return [CMAKE, *[f"-D{k}={_define(defines[k])}" for k in sorted(defines)], "-P", str(script)]
+
+
+def run_script(script: str | Path, defines: Mapping[str, DefineValue]) -> list[str]:
+    """Runs a CMake script; returns its STATUS messages (without the "-- " prefix)."""
+    runner.require(CMAKE, INSTALL_HINT)
+    out = runner.run(script_argv(script, defines), f"cmake script {Path(script).name}")
+    return [line[3:] for line in out.splitlines() if line.startswith("-- ")]
+
+
 def _stamp_text(source: Path, defines: Mapping[str, DefineValue]) -> str:
+    # A toolchain file is read only at the first configure: its content is part of the key.
+    toolchain = Path(str(defines.get("CMAKE_TOOLCHAIN_FILE", "")))
+    toolchain_sha = (
+        hashlib.sha256(toolchain.read_bytes()).hexdigest() if toolchain.is_file() else None
+    )
     return json.dumps(
-        {"source": str(source), "defines": {k: _define(v) for k, v in sorted(defines.items())}},
+        {
+            "source": str(source),
+            "defines": {k: _define(v) for k, v in sorted(defines.items())},
+            "toolchain_sha256": toolchain_sha,
+        },
         sort_keys=True,
     )
 
@@ -93,6 +116,9 @@ def build(
             log.debug("cmake: %s already configured with the same defines", build)
         else:
             (build / STAMP).unlink(missing_ok=True)
+            # A fresh cache: values cached by an earlier configure (compiler, toolchain flags)
+            # must not survive a change of defines or toolchain.
+            (build / "CMakeCache.txt").unlink(missing_ok=True)
             runner.run(configure_argv(src, build, defines), f"cmake configure of {src}")
             (build / STAMP).write_text(_stamp_text(src, defines))
-        runner.run(build_argv(build, target), f"cmake build of {build}")
+        runner.run(build_argv(build, target), f"cmake build of {build}", timeout=BUILD_TIMEOUT_S)

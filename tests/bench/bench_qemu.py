@@ -31,7 +31,7 @@ import numpy as np
 
 from build_tools.devices.base import open_device
 from build_tools.devices.qemu_session import QemuSession
-from build_tools.firmware_qemu import build_protocol_firmware, build_runtime_firmware
+from build_tools.firmware.cmake import CMakeBuilder, build_protocol_firmware
 from build_tools.footprint import by_component, image_usage
 from build_tools.paths import shared_root
 from build_tools.protocol import DeviceClient
@@ -57,14 +57,14 @@ def write(dut, iid: int, data: bytes) -> int:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     target = load_target("qemu-rv32")
-    fw = build_runtime_firmware(target)
-    elf = fw.firmware.elf
+    fw = CMakeBuilder().build(target)
+    elf = fw.binary
     print(
         f"## Footprint ({elf.name}, budget {target.memory.ram_kib} KiB RAM, "
         f"{target.memory.flash_kib} KiB flash)\n"
     )
     print("| component | text | rodata | data | bss |\n|---|---:|---:|---:|---:|")
-    parts = by_component(fw.firmware.map_file, fw.firmware.objects, fw.sources.models, elf)
+    parts = by_component(fw.map_file, fw.objects, fw.sources.models, elf)
     for name, s in parts.items():
         print(f"| {name} | {s['text']} | {s['rodata']} | {s['data']} | {s['bss']} |")
     use = image_usage(elf)

@@ -23,10 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from build_tools.firmware.cmake import CMakeBuilder
 from build_tools.paths import build_root, repo_root
 from build_tools.protocol.client import DeviceClient
 from build_tools.protocol.streams import ProcessStream
-from build_tools.runtime_c import build_runtime
 from build_tools.targets import Target, load_target
 from build_tools.toolchains import runner
 
@@ -78,14 +78,20 @@ def run_native(exe: Path, iters: int) -> tuple[int, int]:
 
 
 def sizes(build_dir: Path) -> list[tuple[str, int, int, int]]:
+    """text/data/bss per component, summed over each CMake object library's objects."""
     rows = []
-    for lib, label in (
-        ("librt_core.a", "core (+ protocol, model table)"),
-        ("librt_engine.a", "engine (wasm2c runtime + guests)"),
-        ("librt_nn.a", "nn backend (builtin)"),
+    for libs, label in (
+        (("rt_core", "rt_proto", "rt_models_ext"), "core (+ protocol, model table)"),
+        (("rt_engine", "rt_engine_ext", "rt_guests_ext"), "engine (wasm2c runtime + guests)"),
+        (("rt_nn",), "nn backend (builtin)"),
     ):
+        objs = [
+            str(o)
+            for lib in libs
+            for o in sorted((build_dir / "CMakeFiles" / f"{lib}.dir").rglob("*.o"))
+        ]
         text = subprocess.run(
-            ["size", "-t", str(build_dir / lib)], capture_output=True, text=True, check=True
+            ["size", "-t", *objs], capture_output=True, text=True, check=True
         ).stdout
         total = next(ln for ln in text.splitlines() if "(TOTALS)" in ln).split()
         rows.append((label, int(total[0]), int(total[1]), int(total[2])))
@@ -116,7 +122,7 @@ def main() -> int:
             print(f"skipped: {tool} not found", file=sys.stderr)
             return 0
     target = bench_target()
-    rt = build_runtime(target)
+    rt = CMakeBuilder().build(target)
     # -O2: what the runtime's own C gets, and the level guests are compiled at before wasm2c
     # (build_tools/toolchains/wasi_clang.py). -Oz: for reference, a size-optimised native build.
     native = build_native(build_root() / target.name / "native", "-O2")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.firmware_qemu import Firmware, build_protocol_firmware
+from build_tools.firmware.cmake import Firmware, build_protocol_firmware
 from build_tools.targets import Target, load_target
 
 QEMU_COMM = "qemu-system-ris"  # /proc/<pid>/comm is truncated to 15 characters

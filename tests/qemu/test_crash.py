@@ -12,7 +12,7 @@ import pytest
 
 from build_tools.devices.qemu import QemuDut
 from build_tools.errors import DeviceError
-from build_tools.firmware_qemu import Firmware
+from build_tools.firmware.cmake import Firmware
 from build_tools.targets import Target
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from build_tools.conformance.suite import run_suite
 from build_tools.devices.base import open_device
-from build_tools.firmware_qemu import build_protocol_firmware, build_runtime_firmware
+from build_tools.firmware.cmake import CMakeBuilder, build_protocol_firmware
 from build_tools.footprint import by_component, image_usage
 from build_tools.protocol.messages import CounterUnit
 from build_tools.targets import Target
@@ -40,20 +40,20 @@ def runtime_fw(qemu_target: Target, tmp_path_factory: pytest.TempPathFactory):  
     mp = pytest.MonkeyPatch()
     mp.setenv("BUILD_TOOLS_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
     try:
-        yield build_runtime_firmware(qemu_target)
+        yield CMakeBuilder().build(qemu_target)
     finally:
         mp.undo()
 
 
 def test_footprint_within_budget(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
-    use = image_usage(runtime_fw.firmware.elf)
+    use = image_usage(runtime_fw.binary)
     assert use.static_ram + use.stack + use.heap <= qemu_target.memory.ram_kib * 1024
     assert use.flash <= qemu_target.memory.flash_kib * 1024
     parts = by_component(
-        runtime_fw.firmware.map_file,
-        runtime_fw.firmware.objects,
+        runtime_fw.map_file,
+        runtime_fw.objects,
         runtime_fw.sources.models,
-        runtime_fw.firmware.elf,
+        runtime_fw.binary,
     )
     for model in runtime_fw.sources.models:  # models are read-only data in flash, not copied
         size = parts[f"model:{model}"]
@@ -62,7 +62,7 @@ def test_footprint_within_budget(runtime_fw, qemu_target: Target) -> None:  # ty
 
 
 def test_conformance_suite_on_qemu(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
-    result = run_suite(qemu_target, None, {"firmware": runtime_fw.firmware.elf})
+    result = run_suite(qemu_target, None, {"firmware": runtime_fw.binary})
     failed = [(c.id, c.detail) for c in result.cases if c.status == "failed"]
     assert not failed
     assert result.count("passed") >= 85
@@ -77,7 +77,7 @@ def test_conformance_suite_on_qemu(runtime_fw, qemu_target: Target) -> None:  # 
 
 
 def test_run_and_stats_over_serial(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
-    dut = open_device(qemu_target, {"firmware": runtime_fw.firmware.elf})
+    dut = open_device(qemu_target, {"firmware": runtime_fw.binary})
     with dut:
         wasm = Path(runtime_fw.guests.directory / "hello.wasm").read_bytes()
         iid = dut.instantiate("hello", wasm)
@@ -92,7 +92,7 @@ def test_run_and_stats_over_serial(runtime_fw, qemu_target: Target) -> None:  # 
 
 def test_stack_and_instructions_in_stats(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
     """Under -icount shift=0 the instret counter and the timer agree on a call's length."""
-    dut = open_device(qemu_target, {"firmware": runtime_fw.firmware.elf, "icount_shift": 0})
+    dut = open_device(qemu_target, {"firmware": runtime_fw.binary, "icount_shift": 0})
     with dut:
         wasm = Path(runtime_fw.guests.directory / "hello.wasm").read_bytes()
         iid = dut.instantiate("hello", wasm)

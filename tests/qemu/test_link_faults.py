@@ -14,7 +14,7 @@ import pytest
 from build_tools.devices.faults import FaultPlan, FaultProxy
 from build_tools.devices.qemu_session import QemuSession
 from build_tools.errors import DeviceError
-from build_tools.firmware_qemu import Firmware
+from build_tools.firmware.cmake import Firmware
 from build_tools.protocol import DeviceClient
 from build_tools.protocol.messages import CallOutcome, Kind
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from build_tools.runtime_c import RuntimeBuild, build_runtime
+from build_tools.firmware import RuntimeImage
+from build_tools.firmware.cmake import CMakeBuilder
 from build_tools.targets import Target, load_target
 
 TOOLS = ("cmake", "wasm2c", "clang-19", "cc")
@@ -25,12 +26,12 @@ def posix_target() -> Target:
 
 
 @pytest.fixture(scope="session")
-def posix_runtime(posix_target: Target) -> Iterator[RuntimeBuild]:
+def posix_runtime(posix_target: Target) -> Iterator[RuntimeImage]:
     require_tools()
-    yield build_runtime(posix_target)
+    yield CMakeBuilder().build(posix_target)
 
 
 @pytest.fixture(scope="session")
-def posix_runtime_asan(posix_target: Target) -> Iterator[RuntimeBuild]:
+def posix_runtime_asan(posix_target: Target) -> Iterator[RuntimeImage]:
     require_tools()
-    yield build_runtime(posix_target, sanitize=True)
+    yield CMakeBuilder().build(posix_target, sanitize=True)

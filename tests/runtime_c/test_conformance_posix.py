@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from build_tools.runtime_c import RuntimeBuild
+from build_tools.firmware import RuntimeImage
 from build_tools.targets import Target
 
 suite = pytest.importorskip("build_tools.conformance.suite", reason="conformance suite not present")
@@ -23,7 +23,7 @@ def _run(target: Target, options: dict[str, object]) -> SuiteResult:
     return result
 
 
-def test_conformance_posix(posix_target: Target, posix_runtime: RuntimeBuild) -> None:
+def test_conformance_posix(posix_target: Target, posix_runtime: RuntimeImage) -> None:
     result = _run(posix_target, {"binary": posix_runtime.binary})
     # The process reports its heap peak per case (no stack measure on POSIX): in the JSON, the
     # JUnit properties and the markdown matrix.
@@ -37,7 +37,7 @@ def test_conformance_posix(posix_target: Target, posix_runtime: RuntimeBuild) ->
 
 
 def test_conformance_posix_sanitized(
-    posix_target: Target, posix_runtime_asan: RuntimeBuild
+    posix_target: Target, posix_runtime_asan: RuntimeImage
 ) -> None:
     """ASan + UBSan abort the process on the first error; a leak fails its exit code."""
     dut = PosixDut(posix_target, {"binary": posix_runtime_asan.binary})

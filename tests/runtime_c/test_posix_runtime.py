@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from build_tools.firmware import RuntimeImage
 from build_tools.protocol.client import DeviceClient, DeviceRequestError
 from build_tools.protocol.messages import CallOutcome, Kind, Status
 from build_tools.protocol.streams import ProcessStream
-from build_tools.runtime_c import RuntimeBuild
 from build_tools.targets import Target
 
 INVALID_ARGUMENT = 1
@@ -27,7 +27,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def device(posix_runtime: RuntimeBuild) -> Iterator[DeviceClient]:
+def device(posix_runtime: RuntimeImage) -> Iterator[DeviceClient]:
     stream = ProcessStream([str(posix_runtime.binary)])
     client = DeviceClient(stream, "posix")
     try:
@@ -122,7 +122,7 @@ def test_unknown_export_and_instance(device: DeviceClient) -> None:
     assert e.value.status is Status.NOT_FOUND
 
 
-def test_runtime_exits_when_the_link_closes(posix_runtime: RuntimeBuild) -> None:
+def test_runtime_exits_when_the_link_closes(posix_runtime: RuntimeImage) -> None:
     stream = ProcessStream([str(posix_runtime.binary)])
     client = DeviceClient(stream, "posix")
     client.hello()

@@ -1,0 +1,19 @@
+# NN backend builtin: the portable int8 interpreter (nnb_*.c) behind the backend seam
+# (nn/builtin_glue.c). RT_NNB_SOURCES alone is also the host's libnnb (nn/builtin/CMakeLists.txt).
+set(RT_NNB_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_fb.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_math.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_model.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_ops.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_interp.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_kernels.c
+  ${CMAKE_CURRENT_LIST_DIR}/nnb_opnames.c)
+set(RT_NNB_INCLUDES ${CMAKE_CURRENT_LIST_DIR})
+set(RT_NN_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../builtin_glue.c ${RT_NNB_SOURCES})
+set(RT_NN_INCLUDES ${RT_NNB_INCLUDES})
+# The kernels' inner loops are written for auto-vectorization; GCC's -O2 only vectorizes with
+# its "very cheap" cost model, so enable the vectorizer for that one file (no effect on targets
+# without SIMD; clang vectorizes at -O2 already).
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  rt_source_options(${CMAKE_CURRENT_LIST_DIR}/nnb_kernels.c -ftree-vectorize)
+endif()
