@@ -124,29 +124,31 @@ BACKEND_TOOLS = {
 }
 
 
+# What each target field value needs (tables, not branches: a new platform is a new row).
+ENGINE_TOOLS = {"wasm2c": ("wabt", "wasm2c-runtime")}
+PLATFORM_TOOLS = {
+    "posix": ("cc",),
+    "qemu-rv32": ("riscv64-unknown-elf-gcc", "picolibc"),
+}
+BUILD_SYSTEM_TOOLS = {"cmake": ("cmake",), "platformio": ("platformio",)}
+TRANSPORT_TOOLS = {
+    "qemu": ("qemu-system-riscv32", "pyserial"),
+    "serial": ("pyserial",),
+    "ssh": ("ssh",),
+}
+
+
 def required_tools(target: Target) -> list[str]:
-    need: list[str] = list(GUEST_TOOLS)
     r = target.runtime
+    need: list[str] = list(GUEST_TOOLS)
     if r.kind == "python-host":
         need += ["wasmtime", *BACKEND_TOOLS[r.nn_backend]]
-    if r.engine == "wasm2c":
-        need += ["wabt", "wasm2c-runtime"]
-    if target.build.system == "cmake":
-        need.append("cmake")
-    if r.platform == "posix":
-        need.append("cc")
-    if r.platform == "qemu-rv32":
-        need += ["riscv64-unknown-elf-gcc", "picolibc"]
-    if target.connection.transport == "qemu":
-        need.append("qemu-system-riscv32")
-    if target.build.system == "platformio":
-        need.append("platformio")
+    need += ENGINE_TOOLS.get(r.engine, ())
+    need += BUILD_SYSTEM_TOOLS.get(target.build.system, ())
+    need += PLATFORM_TOOLS.get(r.platform, ())
     if target.flash is not None:
         need.append("esptool")
-    if target.connection.transport in ("serial", "qemu"):
-        need.append("pyserial")
-    if target.connection.transport == "ssh":
-        need.append("ssh")
+    need += TRANSPORT_TOOLS.get(target.connection.transport, ())
     return list(dict.fromkeys(need))
 
 
