@@ -31,3 +31,7 @@ class DeviceError(BuildToolsError):
 
 class ModelError(BuildToolsError):
     """A model could not be loaded by a backend (names backend, model and reason)."""
+
+
+class AbiTableError(BuildToolsError):
+    """The ABI import table (build_tools/abi/imports.toml) is malformed (names entry and field)."""

@@ -1,43 +1,17 @@
-"""The imports a guest may use: the allow-list of docs/abi.md (sections 3 and 4)."""
+"""The imports a guest may use: the allow-list of docs/abi.md (sections 3 and 4), from the ABI
+table."""
 
 from __future__ import annotations
 
+from .abi import load_table
 from .errors import GuestRejected
 from .wasm_binary import ModuleInfo
 
 WASI_NN = "wasi_ephemeral_nn"
 WASI = "wasi_snapshot_preview1"
 
-ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
-    WASI_NN: frozenset(
-        {
-            "load",
-            "load_by_name",
-            "load_by_name_with_config",
-            "init_execution_context",
-            "set_input",
-            "compute",
-            "get_output",
-        }
-    ),
-    WASI: frozenset(
-        {
-            "fd_write",
-            "fd_close",
-            "fd_seek",
-            "fd_fdstat_get",
-            "fd_read",
-            "proc_exit",
-            "args_sizes_get",
-            "args_get",
-            "environ_sizes_get",
-            "environ_get",
-            "clock_time_get",
-            "random_get",
-            "sched_yield",
-        }
-    ),
-}
+# module -> import names; derived from the ABI table (build_tools/abi/imports.toml).
+ALLOWED_IMPORTS: dict[str, frozenset[str]] = load_table().allowed_imports()
 
 
 def check_imports(info: ModuleInfo, what: str) -> None:

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import wasmtime
 
+from ..abi import Function, load_table
 from ..errors import BuildToolsError
 from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN
 from . import fastcall
 from .loader import GraphLoader
 from .memory import U32_MAX, GuestMemory
 from .models import ModelRegistry
-from .wasi import SIGNATURES, ProcExit, Wasi, WasiState
+from .wasi import ProcExit, Wasi, WasiState
 from .wasi_nn import NnError, WasiNn
 from .watchdog import EpochTicker
 
@@ -32,15 +33,7 @@ log = logging.getLogger(__name__)
 
 I32 = wasmtime.ValType.i32()
 I64 = wasmtime.ValType.i64()
-NN_ARITY = {
-    "load": 5,
-    "load_by_name": 3,
-    "load_by_name_with_config": 5,
-    "init_execution_context": 2,
-    "set_input": 3,
-    "compute": 1,
-    "get_output": 5,
-}
+VAL_TYPES = {"i32": I32, "i64": I64}
 
 
 class GuestError(BuildToolsError):
@@ -154,35 +147,29 @@ class HostInstance:
 
     # -- host imports ---------------------------------------------------------------------
 
+    def _host_imports(self) -> list[tuple[Function, Callable[..., Any], bool]]:
+        """Every import of the ABI table, the method implementing it (one object per module,
+        one method per function name) and whether it follows the wasi-nn error contract."""
+        implementations: dict[str, object] = {WASI_NN: self.nn, WASI: Wasi(self.wasi_state)}
+        return [
+            (fn, getattr(implementations[module.name], fn.name), module.name == WASI_NN)
+            for module in load_table().modules
+            for fn in module.functions
+        ]
+
     def _define(self, linker: wasmtime.Linker) -> None:
-        for fn_name, arity in NN_ARITY.items():
-            method = getattr(self.nn, fn_name)
-            linker.define_func(
-                WASI_NN,
-                fn_name,
-                wasmtime.FuncType([I32] * arity, [I32]),
-                self._nn_import(method),
-                access_caller=True,
+        for fn, method, nn in self._host_imports():
+            ty = wasmtime.FuncType(
+                [VAL_TYPES[p.type] for p in fn.params],
+                [VAL_TYPES[fn.result]] if fn.result is not None else [],
             )
-        wasi = Wasi(self.wasi_state)
-        for fn_name, (params, has_result) in SIGNATURES.items():
-            linker.define_func(
-                WASI,
-                fn_name,
-                wasmtime.FuncType(
-                    [I64 if p == "I" else I32 for p in params], [I32] if has_result else []
-                ),
-                self._wasi_import(getattr(wasi, fn_name), params),
-                access_caller=True,
-            )
+            wrapped = self._nn_import(method) if nn else self._wasi_import(method, fn.param_letters)
+            linker.define_func(fn.module, fn.name, ty, wrapped, access_caller=True)
 
     def _define_fast(self, funcs: fastcall.HostFuncs) -> None:
-        for fn_name, arity in NN_ARITY.items():
-            handler = self._nn_fast(getattr(self.nn, fn_name))
-            funcs.define(WASI_NN, fn_name, "i" * arity, True, handler)
-        wasi = Wasi(self.wasi_state)
-        for fn_name, (params, has_result) in SIGNATURES.items():
-            funcs.define(WASI, fn_name, params, has_result, self._wasi_fast(getattr(wasi, fn_name)))
+        for fn, method, nn in self._host_imports():
+            handler = self._nn_fast(method) if nn else self._wasi_fast(method)
+            funcs.define(fn.module, fn.name, fn.param_letters, fn.has_result, handler)
 
     def memory_view(self, caller: wasmtime.Caller | wasmtime.Store) -> GuestMemory | None:
         memory = self._memory

@@ -6,6 +6,7 @@ Functions return WASI errno values; bad pointers are EFAULT, never a host except
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -46,6 +47,7 @@ class WasiState:
 
 
 def _efault(fn: Callable[..., int]) -> Callable[..., int]:
+    @functools.wraps(fn)
     def wrapped(*args: int) -> int:
         try:
             return fn(*args)
@@ -53,7 +55,6 @@ def _efault(fn: Callable[..., int]) -> Callable[..., int]:
             log.info("wasi %s -> EFAULT: %s", fn.__name__, e)
             return EFAULT
 
-    wrapped.__name__ = fn.__name__
     return wrapped
 
 
@@ -138,21 +139,3 @@ class Wasi:
 
     def sched_yield(self, mem: GuestMemory) -> int:
         return ESUCCESS
-
-
-# name -> (parameter types, has result); "I" is i64, "i" is i32.
-SIGNATURES: dict[str, tuple[str, bool]] = {
-    "fd_write": ("iiii", True),
-    "fd_read": ("iiii", True),
-    "fd_close": ("i", True),
-    "fd_seek": ("iIii", True),
-    "fd_fdstat_get": ("ii", True),
-    "proc_exit": ("i", False),
-    "args_sizes_get": ("ii", True),
-    "args_get": ("ii", True),
-    "environ_sizes_get": ("ii", True),
-    "environ_get": ("ii", True),
-    "clock_time_get": ("iIi", True),
-    "random_get": ("ii", True),
-    "sched_yield": ("", True),
-}

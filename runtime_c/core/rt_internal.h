@@ -91,6 +91,7 @@ uint32_t rt_wasi_fd_seek(rt_instance_t *inst, uint32_t fd, int64_t offset, uint3
 uint32_t rt_wasi_fd_fdstat_get(rt_instance_t *inst, uint32_t fd, uint32_t stat);
 void rt_wasi_proc_exit(rt_instance_t *inst, uint32_t code);
 uint32_t rt_wasi_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr);
+uint32_t rt_wasi_argv_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr);
 uint32_t rt_wasi_clock_time_get(rt_instance_t *inst, uint32_t id, uint64_t precision, uint32_t out);
 uint32_t rt_wasi_random_get(rt_instance_t *inst, uint32_t buf, uint32_t len);
 uint32_t rt_wasi_sched_yield(rt_instance_t *inst);

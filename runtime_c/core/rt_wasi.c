@@ -94,6 +94,14 @@ uint32_t rt_wasi_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t siz
     return RT_WASI_ESUCCESS;
 }
 
+/* args_get / environ_get: nothing to write (no arguments, empty environment). */
+uint32_t rt_wasi_argv_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr) {
+    (void)inst;
+    (void)argv_ptr;
+    (void)buf_ptr;
+    return RT_WASI_ESUCCESS;
+}
+
 uint32_t rt_wasi_clock_time_get(rt_instance_t *inst, uint32_t id, uint64_t precision,
                                 uint32_t out) {
     (void)precision;

@@ -161,8 +161,7 @@ rt_status_t rt_eng_instantiate(const rt_eng_module_t *m, struct rt_instance *own
     }
     e->mod = m;
     e->inst = inst;
-    e->env.wasi.rt = owner;
-    e->env.nn.rt = owner;
+    rt_w2c_env_init(&e->env, owner);
     /* Instantiation allocates (memory, table) and may trap (a data segment out of bounds). */
     wasm_rt_call_stack_depth = 0;
     int jmp = WASM_RT_SETJMP(wasm_rt_jmp_buf);

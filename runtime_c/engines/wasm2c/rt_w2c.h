@@ -10,21 +10,10 @@
 
 #include "wasm-rt.h"
 
-struct rt_instance;
-
-/* The import "instances" wasm2c passes to imported functions: the embedder defines them.
- * Both point back to the core's instance. */
-struct Z_wasi_snapshot_preview1_instance_t {
-    struct rt_instance *rt;
-};
-struct Z_wasi_ephemeral_nn_instance_t {
-    struct rt_instance *rt;
-};
-
-typedef struct {
-    struct Z_wasi_snapshot_preview1_instance_t wasi;
-    struct Z_wasi_ephemeral_nn_instance_t nn;
-} rt_w2c_env_t;
+/* The import "instances" wasm2c passes to imported functions (struct Z_<module>_instance_t,
+ * one per import module of the ABI table) and rt_w2c_env_t holding one of each: generated from
+ * build_tools/abi/imports.toml into the gen directory, with the import glue. */
+#include "rt_w2c_env.h"
 
 /* Uniform thunk over a generated export: i32 arguments in, at most one i32 out. */
 typedef int32_t (*rt_w2c_thunk_t)(void *instance, const int32_t *args);
