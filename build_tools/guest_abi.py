@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .abi import load_table
 from .errors import GuestRejected
-from .wasm_binary import ModuleInfo
+from .wasm_binary import FuncType, ModuleInfo
 
 WASI_NN = "wasi_ephemeral_nn"
 WASI = "wasi_snapshot_preview1"
@@ -28,3 +28,18 @@ def check_imports(info: ModuleInfo, what: str) -> None:
                 f"{what}: import {imp.module}.{imp.name} is not in the allowed ABI",
                 hint="guests may import only what docs/abi.md lists",
             )
+        expected = abi_type(imp.module, imp.name)
+        if imp.type is not None and imp.type != expected:
+            raise GuestRejected(
+                f"{what}: import {imp.module}.{imp.name} has type {imp.type}; the ABI's is "
+                f"{expected}",
+                hint="see docs/abi.md",
+            )
+
+
+def abi_type(module: str, name: str) -> FuncType | None:
+    """The wasm function type of an allowed import (None if not in the table)."""
+    fn = load_table().function(module, name)
+    if fn is None:
+        return None
+    return FuncType(tuple(p.type for p in fn.params), (fn.result,) if fn.result else ())

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from .errors import GuestRejected
 
 KIND_NAMES = {0: "func", 1: "table", 2: "memory", 3: "global"}
+VALUE_TYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
+VALUE_TYPES.update({0x70: "funcref", 0x6F: "externref"})
+
+
+@dataclass(frozen=True)
+class FuncType:
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
 
 
 @dataclass(frozen=True)
@@ -14,6 +25,7 @@ class Import:
     module: str
     name: str
     kind: str
+    type: FuncType | None = None  # for functions
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,21 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise self.fail("name is not UTF-8") from e
 
+    def value_types(self) -> tuple[str, ...]:
+        types = []
+        for _ in range(self.u32()):
+            code = self.byte()
+            if code not in VALUE_TYPES:
+                raise self.fail(f"unknown value type 0x{code:02x}")
+            types.append(VALUE_TYPES[code])
+        return tuple(types)
+
+    def func_type(self) -> FuncType:
+        if self.byte() != 0x60:
+            raise self.fail("type entry is not a function type")
+        params = self.value_types()
+        return FuncType(params, self.value_types())
+
     def skip_limits(self) -> None:
         flags = self.u32()
         self.u32()
@@ -89,6 +116,7 @@ def read_module_info(data: bytes, what: str = "module") -> ModuleInfo:
     if data[4:8] != b"\x01\0\0\0":
         raise r.fail("unsupported version (core wasm 1 expected; components are not supported)")
     r.pos = 8
+    types: list[FuncType] = []
     imports: list[Import] = []
     exports: list[Export] = []
     while r.pos < len(data):
@@ -97,11 +125,17 @@ def read_module_info(data: bytes, what: str = "module") -> ModuleInfo:
         end = r.pos + size
         if end > len(data):
             raise r.fail(f"section {section} runs past the end")
-        if section == 2:
+        if section == 1:
+            types = [r.func_type() for _ in range(r.u32())]
+        elif section == 2:
             for _ in range(r.u32()):
                 module, name, kind = r.name(), r.name(), r.byte()
+                func_type = None
                 if kind == 0:
-                    r.u32()
+                    index = r.u32()
+                    if index >= len(types):
+                        raise r.fail(f"import {module}.{name} names type {index}, not defined")
+                    func_type = types[index]
                 elif kind == 1:
                     r.byte()
                     r.skip_limits()
@@ -112,7 +146,7 @@ def read_module_info(data: bytes, what: str = "module") -> ModuleInfo:
                     r.byte()
                 else:
                     raise r.fail(f"unknown import kind {kind}")
-                imports.append(Import(module, name, KIND_NAMES[kind]))
+                imports.append(Import(module, name, KIND_NAMES[kind], func_type))
         elif section == 7:
             for _ in range(r.u32()):
                 name, kind = r.name(), r.byte()

@@ -20,7 +20,8 @@ import wasmtime
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
-from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN
+from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN, abi_type
+from ..wasm_binary import FuncType
 from . import fastcall
 from .loader import GraphLoader
 from .memory import U32_MAX, GuestMemory
@@ -101,6 +102,15 @@ def _check_imports(name: str, module: wasmtime.Module) -> None:
             raise GuestError(
                 f"module {name}: import {imp.module}.{imp.name} is not in the allowed ABI",
                 hint="guests may import only what docs/abi.md lists",
+            )
+        ty = imp.type
+        found = FuncType(tuple(map(str, ty.params)), tuple(map(str, ty.results)))
+        expected = abi_type(imp.module, imp.name)
+        if found != expected:
+            raise GuestError(
+                f"module {name}: import {imp.module}.{imp.name} has type {found}; "
+                f"the ABI's is {expected}",
+                hint="see docs/abi.md",
             )
 
 
