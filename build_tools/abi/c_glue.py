@@ -9,6 +9,12 @@ runtime's generated-sources directory by `runtime_c.generate_sources`, compiled 
 
 Every import forwards to the same core function (`core` in the table), `core(inst, *core_args)`.
 Guest pointers stay plain i32 offsets: the core bounds-checks them (docs/abi.md section 2).
+
+Generated at build time rather than checked in: every C build already needs build_tools to
+generate the gen directory (wasm2c output, module and model tables, rt_config.h), so this adds
+no dependency, and no stale copy can exist. The output is pinned by tests/abi (compiled against
+wasm2c's own prototypes, the core headers and WAMR's wasm_export.h); to read it, build a C
+target and open its gen directory (e.g. build/posix/runtime/gen/rt_w2c_imports.c).
 """
 
 from __future__ import annotations
