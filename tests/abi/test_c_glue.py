@@ -8,17 +8,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from build_tools import third_party
 from build_tools.abi import AbiTable, c_glue, load_table, parse_table
 from build_tools.render import render_to
 from build_tools.runtime_c import runtime_dir
 from build_tools.targets import load_target
 from build_tools.toolchains import wabt
-from tests.conftest import shared_file
 
 STRICT = ["-Wall", "-Wextra", "-Werror", "-fsyntax-only"]
 
@@ -163,13 +162,9 @@ bool rt_wamr_register_natives(void);
 """
 
 
-def wamr_include_dir(tmp: Path) -> Path:
-    archive = shared_file("third_party/wamr-2.4.5.tar.gz")
-    prefix = "wamr-2.4.5/core/iwasm/include/"
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith(prefix) and m.isfile()]
-        tar.extractall(tmp / "wamr", members=members, filter="data")
-    return tmp / "wamr" / prefix
+def wamr_include_dir() -> Path:
+    """WAMR's public headers, from the pinned, verified tree (build/third_party/wamr)."""
+    return third_party.resolve("wamr", allow_download=False) / "core" / "iwasm" / "include"
 
 
 @pytest.mark.parametrize("which", ["project", "odd"])
@@ -186,7 +181,7 @@ def test_wamr_natives_compile_against_wamr_headers(tmp_path: Path, which: str) -
     else:
         (standin / "rt_internal.h").write_text(ODD_CORE)
         core = []
-    cc(written[0], [standin, wamr_include_dir(tmp_path), *core])
+    cc(written[0], [standin, wamr_include_dir(), *core])
 
 
 def test_wamr_natives_rows_match_wrappers_and_table() -> None:
