@@ -35,8 +35,8 @@ _CALLBACK = ctypes.CFUNCTYPE(
 _VP = ctypes.c_void_p
 _SIZE = ctypes.c_size_t
 
-# Kind letters as in the ABI table (abi.VALUE_TYPES): "i" i32 (read unsigned, as the host functions expect),
-# "I" i64 (signed); results are written as u32.
+# Kind letters as in the ABI table (abi.VALUE_TYPES): "i" i32 (read unsigned, as the host
+# functions expect), "I" i64 (signed); results are written as u32.
 _FORMATS = {"i": "I", "I": "q"}
 
 
