@@ -7,6 +7,7 @@ the file, the field and the reason.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,18 @@ PLATFORMS = {"c": ("esp-idf", "posix", "qemu-rv32"), "python-host": ("linux",)}
 BUILD_SYSTEMS = ("platformio", "cmake", "none")
 TRANSPORTS = ("serial", "qemu", "ssh", "local", "process")
 PARTITION_TYPES = ("app", "data")
+
+# Ranges: what the runtimes can represent (docs/abi.md section 5; rt_config.h holds 32-bit values).
+MAX_KIB = 1 << 32  # 4 TiB: beyond any board
+WASM32_KIB = 1 << 22  # 4 GiB: the whole wasm32 address space
+C_BYTES_MAX = (1 << 32) - 1  # byte counts the C runtime's config holds (u32)
+MAX_CALL_TIMEOUT_MS = 86_400_000  # one day
+MAX_TABLE = 256  # graphs, contexts, instances
+BAUD_RANGE = (300, 5_000_000)
+# Names that become C identifiers (Z_<guest>_...) and file names.
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# The wasi-nn load_by_name rule (docs/abi.md): no '/', no leading '.', at most 64 bytes.
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,9 @@ class _Fields:
             raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
         return value
 
-    def integer(self, key: str, minimum: int = 0, required: bool = True) -> Any:
+    def integer(
+        self, key: str, minimum: int = 0, required: bool = True, maximum: int | None = None
+    ) -> Any:
         value = self._get(key, required)
         if value is None:
             return None
@@ -162,12 +177,19 @@ class _Fields:
             raise self.fail(key, f"expected an integer, got {value!r}")
         if value < minimum:
             raise self.fail(key, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.fail(key, f"must be <= {maximum}, got {value}")
         return value
 
-    def str_list(self, key: str) -> tuple[str, ...]:
+    def str_list(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
         value = self._get(key, True)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"expected a list of strings, got {value!r}")
+        for v in value:
+            if pattern is not None and not pattern.fullmatch(v):
+                raise self.fail(key, f"{v!r} is not a valid name (allowed: {pattern.pattern})")
+            if value.count(v) > 1:
+                raise self.fail(key, f"{v!r} is listed twice")
         return tuple(value)
 
     def table_(self, key: str, required: bool = True) -> _Fields | None:
@@ -238,7 +260,11 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         raise f.fail("name", f"{name!r} does not match the file name {path.stem!r}")
     kind = f.text("kind", KINDS)
     m = _table(f, "memory")
-    memory = Memory(m.integer("ram_kib", 1), m.integer("psram_kib"), m.integer("flash_kib"))
+    memory = Memory(
+        m.integer("ram_kib", 1, maximum=MAX_KIB),
+        m.integer("psram_kib", maximum=MAX_KIB),
+        m.integer("flash_kib", maximum=MAX_KIB),
+    )
     m.done()
     r = _table(f, "runtime")
     rkind = r.text("kind", RUNTIMES)
@@ -249,6 +275,14 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         platform=r.text("platform", PLATFORMS[rkind]),
     )
     r.done()
+    if runtime.kind == "c":  # rt_config.h holds these as 32-bit byte counts
+        for key, kib in (
+            ("ram_kib", memory.ram_kib),
+            ("psram_kib", memory.psram_kib),
+            ("flash_kib", memory.flash_kib),
+        ):
+            if kib * 1024 > C_BYTES_MAX:
+                raise m.fail(key, f"{kib} KiB does not fit the C runtime's 32-bit byte counts")
     b = _table(f, "build")
     build = Build(
         system=b.text("system", BUILD_SYSTEMS),
@@ -262,7 +296,7 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
     c = _table(f, "connection")
     conn = Connection(
         transport=c.text("transport", TRANSPORTS),
-        baud=c.integer("baud", 300, required=False),
+        baud=c.integer("baud", BAUD_RANGE[0], required=False, maximum=BAUD_RANGE[1]),
         host=c.text("host", required=False),
         install_dir=c.text("install_dir", required=False),
     )
@@ -271,20 +305,20 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
     c.done()
     lim = _table(f, "limits")
     limits = Limits(
-        instance_memory_kib=lim.integer("instance_memory_kib", 64),
-        call_timeout_ms=lim.integer("call_timeout_ms", 1),
-        max_graphs=lim.integer("max_graphs", 1),
-        max_contexts=lim.integer("max_contexts", 1),
-        max_instances=lim.integer("max_instances", 1),
+        instance_memory_kib=lim.integer("instance_memory_kib", 64, maximum=WASM32_KIB),
+        call_timeout_ms=lim.integer("call_timeout_ms", 1, maximum=MAX_CALL_TIMEOUT_MS),
+        max_graphs=lim.integer("max_graphs", 1, maximum=MAX_TABLE),
+        max_contexts=lim.integer("max_contexts", 1, maximum=MAX_TABLE),
+        max_instances=lim.integer("max_instances", 1, maximum=MAX_TABLE),
     )
     lim.done()
     g = _table(f, "guests")
     guests = GuestProfile(
-        stack_kib=g.integer("stack_kib", 1),
-        initial_memory_kib=g.integer("initial_memory_kib", 64),
-        max_memory_kib=g.integer("max_memory_kib", 64),
-        modules=g.str_list("modules"),
-        models=g.str_list("models"),
+        stack_kib=g.integer("stack_kib", 1, maximum=WASM32_KIB),
+        initial_memory_kib=g.integer("initial_memory_kib", 64, maximum=WASM32_KIB),
+        max_memory_kib=g.integer("max_memory_kib", 64, maximum=WASM32_KIB),
+        modules=g.str_list("modules", MODULE_NAME),
+        models=g.str_list("models", MODEL_NAME),
     )
     for key, value in (
         ("initial_memory_kib", guests.initial_memory_kib),
@@ -336,17 +370,42 @@ def load_target_file(path: Path) -> Target:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise TargetError(f"{path.name}: no such target file", hint=f"expected {path}") from e
+    except UnicodeDecodeError as e:
+        raise TargetError(
+            f"{path.name}: not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}",
+            hint=f"fix {path}",
+        ) from e
+    except OSError as e:
+        raise TargetError(f"{path.name}: cannot read: {e.strerror}", hint=f"fix {path}") from e
     except tomllib.TOMLDecodeError as e:
         raise TargetError(f"{path.name}: not valid TOML: {e}") from e
     return parse_target(path, data)
 
 
-def load_targets(directory: Path | None = None) -> dict[str, Target]:
+def target_files(directory: Path | None = None) -> list[Path]:
     directory = directory or targets_dir()
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise TargetError(f"no target files in {directory}")
-    return {t.name: t for t in (load_target_file(p) for p in files)}
+    return files
+
+
+def load_targets(directory: Path | None = None) -> dict[str, Target]:
+    return {t.name: t for t in (load_target_file(p) for p in target_files(directory))}
+
+
+def load_targets_each(directory: Path | None = None) -> tuple[dict[str, Target], list[TargetError]]:
+    """Every valid target, and the errors of the invalid ones (one bad file hides no other)."""
+    targets: dict[str, Target] = {}
+    errors: list[TargetError] = []
+    for path in target_files(directory):
+        try:
+            t = load_target_file(path)
+        except TargetError as e:
+            errors.append(e)
+        else:
+            targets[t.name] = t
+    return targets, errors
 
 
 def load_target(name: str, directory: Path | None = None) -> Target:

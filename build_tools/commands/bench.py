@@ -9,9 +9,8 @@ from ..conformance.suite import target_guests
 from ..devices.host import runtime_for
 from ..errors import BuildToolsError
 from ..host.bench import BENCH_MODELS, run_bench
-from ..targets import load_target
 from . import Command
-from .run import add_host_options, device_options
+from .run import add_host_options, device_options, selected_target
 
 
 class BenchCommand(Command):
@@ -26,13 +25,13 @@ class BenchCommand(Command):
         add_host_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        target = load_target(args.target)
+        target = selected_target(args)
         if target.runtime.kind != "python-host" or target.connection.transport != "local":
             raise BuildToolsError(
                 f"bench measures the in-process Python host; target {target.name} runs "
                 f"{target.runtime.kind} over {target.connection.transport}"
             )
-        runtime = runtime_for(target, device_options(args))
+        runtime = runtime_for(target, device_options(args, target))
         try:
             result = run_bench(runtime, target_guests(target), tuple(args.models), args.iterations)
         finally:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..devices.base import CallOutcome, open_device
+from ..devices.base import CallOutcome, open_device, supported_cli_options
 from ..errors import BuildToolsError
 from ..guests import build_guests
 from ..host.models import parse_model_option
@@ -40,6 +40,14 @@ def selected_target(args: argparse.Namespace) -> Target:
     )
 
 
+# Device options of the command line: option key (as in device_options) -> flag. Which keys a
+# target takes is declared by its device adapter (`Dut.cli_options`); the others are refused.
+# (--engine / --backend select the target's runtime instead: targets.with_runtime checks them.)
+CLI_OPTIONS = {"models": "--model", "port": "--port"}
+
+I32_MIN, U32_MAX = -(1 << 31), (1 << 32) - 1  # arguments are i32, also accepted as u32
+
+
 def add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -55,14 +63,42 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def device_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "backend": args.backend,
-        "models": [parse_model_option(m) for m in args.model],
-    }
+def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """The device options given on the command line; refuses those the target's adapter does
+    not apply (one line naming the option and the target)."""
+    options: dict[str, Any] = {}
+    if args.model:
+        options["models"] = [parse_model_option(m) for m in args.model]
     if getattr(args, "port", None):
         options["port"] = args.port
+    supported = supported_cli_options(target)
+    for key in options:
+        if key not in supported:
+            takes = " ".join(CLI_OPTIONS[k] for k in CLI_OPTIONS if k in supported)
+            raise BuildToolsError(
+                f"target {target.name}: {CLI_OPTIONS[key]} does not apply to its "
+                f"{target.connection.transport!r} device",
+                hint=f"this target takes {takes}"
+                if takes
+                else "this target takes none of " + ", ".join(CLI_OPTIONS.values()),
+            )
     return options
+
+
+def read_input(path: Path, target: Target) -> bytes:
+    """The --input file, read no further than the guest's memory could hold."""
+    limit = min(target.limits.instance_memory_kib, target.guests.max_memory_kib) * 1024
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise BuildToolsError(f"--input {path}: {e.strerror or e}") from e
+    if len(data) > limit:
+        raise BuildToolsError(
+            f"--input {path}: larger than the guest's memory limit ({limit // 1024} KiB on "
+            f"{target.name})"
+        )
+    return data
 
 
 def guest_bytes(target: Target, guest: str) -> tuple[str, bytes]:
@@ -88,11 +124,17 @@ def parse_arg(text: str, input_addr: int | None, input_len: int) -> int:
             raise BuildToolsError(f"{text} needs --input FILE")
         return input_addr if text == "@input" else input_len
     try:
-        return int(text, 0)
+        value = int(text, 0)
     except ValueError as e:
         raise BuildToolsError(
             f"argument {text!r} is not an integer (or @input / @input_len)"
         ) from e
+    if not I32_MIN <= value <= U32_MAX:
+        raise BuildToolsError(
+            f"argument {text!r} does not fit 32 bits (i32 {I32_MIN}..{-I32_MIN - 1}, "
+            f"or u32 up to {U32_MAX})"
+        )
+    return value
 
 
 class RunCommand(Command):
@@ -111,16 +153,20 @@ class RunCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         target = selected_target(args)
+        options = device_options(args, target)
+        data = read_input(args.input, target) if args.input is not None else None
+        # Arguments are checked before anything is built or started (addresses come later).
+        for a in args.args:
+            parse_arg(a, 0, 0)
         name, wasm = guest_bytes(target, args.guest)
-        with open_device(target, device_options(args)) as dut:
+        with open_device(target, options) as dut:
             iid = dut.instantiate(name, wasm)
             input_addr, input_len = None, 0
-            if args.input is not None:
-                data = args.input.read_bytes()
+            if data is not None:
                 out = dut.call(iid, "alloc", [max(len(data), 1)])
                 if out.status != "ok" or not out.value:
                     raise BuildToolsError(f"guest {name}: alloc({len(data)}) failed for --input")
-                input_addr, input_len = out.value, len(data)
+                input_addr, input_len = out.value & U32_MAX, len(data)
                 dut.write_memory(iid, input_addr, data)
             export = args.export or "_start"
             call_args = [parse_arg(a, input_addr, input_len) for a in args.args]
@@ -137,5 +183,8 @@ def report(outcome: CallOutcome, export: str) -> int:
         return 0
     if outcome.status == "exit":
         return outcome.exit_code or 0
-    print(f"error: {export}: {outcome.message}", file=sys.stderr)
+    message = outcome.message
+    if not message.startswith(f"{export}: "):
+        message = f"{export}: {message}"
+    print(f"error: {message}", file=sys.stderr)
     return 1

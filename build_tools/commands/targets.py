@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 
-from ..targets import Target, load_target, load_targets
+from ..targets import Target, load_target, load_targets_each
 from . import Command
 
 
@@ -36,8 +37,15 @@ class TargetsCommand(Command):
             else:
                 self._print_one(t)
             return 0
-        targets = load_targets()
-        if args.json:
+        targets, errors = load_targets_each()
+        status = self._list(targets, args.json)
+        for e in errors:  # the valid targets are listed; each invalid file gets one line
+            print(f"error: {e}", file=sys.stderr)
+        return 2 if errors else status
+
+    @staticmethod
+    def _list(targets: dict[str, Target], as_json: bool) -> int:
+        if as_json:
             print(json.dumps([_as_json(t) for t in targets.values()], indent=2))
             return 0
         print(

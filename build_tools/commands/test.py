@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from ..conformance.report import junit_xml, kib, load_results, markdown_matrix
 from ..conformance.suite import run_suite
+from ..errors import BuildToolsError
 from . import Command
 from .run import add_host_options, device_options, selected_target
 
@@ -37,7 +39,13 @@ class TestCommand(Command):
         if not args.target:
             print("usage: test TARGET [--json] [--junit FILE] [-k PATTERN]")
             return 2
-        result = run_suite(selected_target(args), args.pattern, device_options(args))
+        if args.pattern is not None:
+            try:
+                re.compile(args.pattern)
+            except re.error as e:
+                raise BuildToolsError(f"-k {args.pattern!r}: not a regular expression: {e}") from e
+        target = selected_target(args)
+        result = run_suite(target, args.pattern, device_options(args, target))
         if args.junit:
             args.junit.write_text(junit_xml(result), encoding="utf-8")
         if args.json:

@@ -65,6 +65,12 @@ class NotSupported(DeviceError):
 class Dut(ABC):
     """One runtime. Instance ids are device-chosen small integers."""
 
+    # Which of the command line's device options (run/test: `models`, `backend`, `port`, the
+    # keys of commands.run.CLI_OPTIONS) this adapter applies. Any other one is refused before
+    # the device is opened, so an option never goes silently unused. Data, not code: an adapter
+    # that learns an option adds its key here.
+    cli_options: frozenset[str] = frozenset()
+
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         self.target = target
         self.options = options or {}
@@ -126,8 +132,7 @@ def registered_transports() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def open_device(target: Target, options: dict[str, Any] | None = None) -> Dut:
-    """An adapter for the target's `connection.transport` (not yet opened)."""
+def _factory(target: Target) -> DutFactory:
     from . import load_adapters
 
     load_adapters()
@@ -137,4 +142,14 @@ def open_device(target: Target, options: dict[str, Any] | None = None) -> Dut:
             f"target {target.name}: no device adapter for transport "
             f"{target.connection.transport!r} (available: {', '.join(registered_transports())})"
         )
-    return factory(target, options or {})
+    return factory
+
+
+def supported_cli_options(target: Target) -> frozenset[str]:
+    """The command-line device options the target's adapter declares (`Dut.cli_options`)."""
+    return frozenset(getattr(_factory(target), "cli_options", frozenset()))
+
+
+def open_device(target: Target, options: dict[str, Any] | None = None) -> Dut:
+    """An adapter for the target's `connection.transport` (not yet opened)."""
+    return _factory(target)(target, options or {})

@@ -36,6 +36,8 @@ def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
 
 
 class HostDut(Dut):
+    cli_options = frozenset({"models"})
+
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         super().__init__(target, options)
         self._runtime: HostRuntime | None = None

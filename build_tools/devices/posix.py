@@ -18,8 +18,8 @@ from typing import Any
 
 from ..errors import DeviceError
 from ..protocol.client import DeviceClient, DeviceRequestError
+from ..protocol.messages import MAX_ARGS, HelloInfo, Kind
 from ..protocol.messages import CallOutcome as WireOutcome
-from ..protocol.messages import HelloInfo, Kind
 from ..protocol.streams import ProcessStream
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, DeviceStats, Dut, NotSupported, register_device
@@ -214,6 +214,11 @@ class PosixDut(Dut):
             raise self._wrap(f"instantiate {module_name}", e) from e
 
     def call(self, instance: int, export: str, args: list[int]) -> CallOutcome:
+        if len(args) > MAX_ARGS:
+            raise DeviceError(
+                f"{self.target.name}: {export}: {len(args)} arguments; "
+                f"the device protocol carries at most {MAX_ARGS}"
+            )
         # The device ends the call at its own limit; allow that plus the link's latency.
         timeout = self.target.limits.call_timeout_ms / 1000.0 + 5.0
         try:
