@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import wasmtime
+from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
@@ -58,11 +59,58 @@ class CallResult:
     exit_code: int | None = None
 
 
+# Proposals wasmtime would otherwise accept: all off, so that a guest the host runs uses only
+# what docs/abi.md allows (MVP + sign-ext + mutable-globals) and so also runs on the MCUs.
+# wasmtime has no switch for the finished proposals sign-ext, mutable-globals (both allowed),
+# saturating float-to-int and extended-const; the guest build refuses the latter two
+# (wasm-validate with toolchains.wabt.STRICT_FEATURES).
+DISABLED_PROPOSALS = (
+    "wasm_simd",
+    "wasm_relaxed_simd",
+    "wasm_bulk_memory",
+    "wasm_reference_types",
+    "wasm_multi_value",
+    "wasm_threads",
+    "wasm_tail_call",
+    "wasm_multi_memory",
+    "wasm_memory64",
+    "wasm_gc",
+    "wasm_function_references",
+    "wasm_exceptions",
+    "wasm_wide_arithmetic",
+    "wasm_custom_page_sizes",
+    "wasm_stack_switching",
+    "wasm_component_model",
+)
+
+WASM_MAGIC = b"\0asm"
+
+
+# Switches wasmtime-py does not wrap; the engine refuses reference types off while these are on.
+DISABLED_RAW = (
+    "wasm_component_model_async",
+    "wasm_component_model_async_stackful",
+    "wasm_component_model_more_async_builtins",
+)
+
+
+def engine_config() -> wasmtime.Config:
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    for raw in DISABLED_RAW:
+        setter = getattr(wasmtime_ffi.dll, f"wasmtime_config_{raw}_set", None)
+        if setter is not None:
+            setter.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+            setter.restype = None
+            setter(config.ptr(), False)
+    for proposal in DISABLED_PROPOSALS:
+        setattr(config, proposal, False)
+    return config
+
+
 class HostRuntime:
     def __init__(self, registry: ModelRegistry, backend: str, limits: HostLimits) -> None:
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        self.engine = wasmtime.Engine(config)
+        self.engine = wasmtime.Engine(engine_config())
         self.limits = limits
         self.loader = GraphLoader(registry, backend)
         self._modules: dict[str, wasmtime.Module] = {}
@@ -74,10 +122,15 @@ class HostRuntime:
         digest = hashlib.sha256(wasm).hexdigest()
         module = self._modules.get(digest)
         if module is None:
+            if not wasm.startswith(WASM_MAGIC):  # wasmtime would try bytes as text format
+                raise GuestError(
+                    f"module {name}: not a wasm binary (starts with {wasm[:4].hex() or 'nothing'},"
+                    f" not 0061736d)"
+                )
             try:
                 module = wasmtime.Module(self.engine, wasm)
             except wasmtime.WasmtimeError as e:
-                raise GuestError(f"module {name}: does not compile: {_first_line(e)}") from e
+                raise GuestError(f"module {name}: does not compile: {error_cause(e)}") from e
             _check_imports(name, module)
             self._modules[digest] = module
         return module
@@ -93,6 +146,23 @@ class HostRuntime:
 
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def error_cause(e: Exception) -> str:
+    """A wasmtime error in one line, with its causes: "failed to parse WebAssembly module:
+    unexpected end-of-file (at offset 0xa)" rather than the first line alone (the backtrace,
+    which says nothing to a user, is left out)."""
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    head, _, causes = text.partition("\n\nCaused by:\n")
+    parts = [] if head.startswith("error while executing at wasm backtrace") else [head]
+    for line in causes.splitlines():
+        line = line.strip()
+        if line:
+            number, sep, rest = line.partition(": ")
+            parts.append(rest if sep and number.isdigit() else line)
+    return ": ".join(parts) or head.splitlines()[0]
 
 
 def _check_imports(name: str, module: wasmtime.Module) -> None:
@@ -145,8 +215,15 @@ class HostInstance:
         self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
         try:
             instance = linker.instantiate(self.store, module)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
-            raise GuestError(f"module {name}: cannot instantiate: {_first_line(e)}") from e
+        except wasmtime.Trap as e:  # in the start function
+            why = (
+                f"interrupt: the start function exceeded the {limits.timeout_ms} ms time limit"
+                if e.trap_code == wasmtime.TrapCode.INTERRUPT
+                else error_cause(e)
+            )
+            raise GuestError(f"module {name}: cannot instantiate: {why}") from e
+        except wasmtime.WasmtimeError as e:
+            raise GuestError(f"module {name}: cannot instantiate: {error_cause(e)}") from e
         self.exports = dict(instance.exports(self.store).items())
         memory = self.exports.get("memory")
         self._memory = memory if isinstance(memory, wasmtime.Memory) else None
@@ -304,7 +381,7 @@ class HostInstance:
             return self._host_raised(export, start) or self._trap(e, start)
         except wasmtime.WasmtimeError as e:
             failed = self._host_raised(export, start)
-            return failed or CallResult("error", None, f"{export}: {_first_line(e)}", _since(start))
+            return failed or CallResult("error", None, f"{export}: {error_cause(e)}", _since(start))
         except Exception as e:  # a host bug must not escape to the caller of the guest
             log.exception("%s: host function failed", export)
             return CallResult("error", None, f"{export}: host error: {e}", _since(start))
@@ -350,7 +427,7 @@ class HostInstance:
             limit = self.runtime.limits.timeout_ms
             return CallResult("timeout", None, f"timeout: call exceeded {limit} ms", elapsed)
         code = e.trap_code
-        cause = code.name.lower().replace("_", " ") if code is not None else _first_line(e)
+        cause = code.name.lower().replace("_", " ") if code is not None else error_cause(e)
         return CallResult("trap", None, f"trap: {cause}", elapsed)
 
     def logs(self) -> bytes:
