@@ -46,6 +46,11 @@ void *rt_realloc(void *ptr, size_t size) {
     if (ptr == NULL) return rt_malloc(size);
     rt_block_hdr_t *h = (rt_block_hdr_t *)ptr - 1;
     size_t old = h->size;
+    if (size <= old) { /* shrink in place: no second block, so this cannot fail for lack of room */
+        g_in_use -= old - size;
+        h->size = size;
+        return ptr;
+    }
     void *n = rt_malloc(size);
     if (n == NULL) return NULL; /* the old block stays valid */
     memcpy(n, ptr, old < size ? old : size);

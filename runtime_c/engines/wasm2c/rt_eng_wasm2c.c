@@ -75,6 +75,20 @@ void rt_w2c_free(void *ptr) {
     rt_w2c_host_leave();
 }
 
+/* ---- memory.grow (see rt_w2c_alloc.h) ---- */
+
+uint32_t rt_w2c_upstream_grow_memory(wasm_rt_memory_t *memory, uint32_t delta);
+
+/* The spec's memory.grow: the old size in pages, or -1 when the new size would exceed the
+ * maximum (no wrap-around: delta is unsigned, so grow(-1) asks for 2^32 - 1 pages). */
+uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
+    if (delta == 0) return memory->pages;
+    if (delta > memory->max_pages || memory->pages > memory->max_pages - delta) {
+        return (uint32_t)-1;
+    }
+    return rt_w2c_upstream_grow_memory(memory, delta);
+}
+
 /* ---- unwinding ---- */
 
 static void on_deadline(void) {

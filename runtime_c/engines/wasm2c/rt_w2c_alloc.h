@@ -18,4 +18,11 @@ void rt_w2c_free(void *ptr);
 #define realloc rt_w2c_realloc
 #define free rt_w2c_free
 
+/* wabt 1.0.32's wasm_rt_grow_memory gets memory.grow wrong at the edges: a delta that wraps
+ * the page count to 0 (grow(-1) on a 1-page memory) returns 0, "success", and grow(0) reallocs
+ * to the same size, which fails when the heap has no room for a second copy. Its definition
+ * is renamed here; rt_eng_wasm2c.c defines wasm_rt_grow_memory with the spec's checks and
+ * calls it only for a real growth. */
+#define wasm_rt_grow_memory rt_w2c_upstream_grow_memory
+
 #endif
