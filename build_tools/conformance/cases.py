@@ -1,4 +1,6 @@
-"""Loads conformance cases from TOML (format: tests/conformance/README.md)."""
+"""Loads conformance cases from TOML and checks them against the format of
+tests/conformance/README.md: an unknown key, a misspelt status or error name is an error that
+names the file, the case and the key (a typo must never make a step pass silently)."""
 
 from __future__ import annotations
 
@@ -48,12 +50,105 @@ BUFFER_KINDS = {
 }
 STEP_KINDS = {"call", "read", "logs_contain", "logs_exclude", "compare", "instantiate"}
 
+CASE_KEYS = {"id", "guest", "description", "buffer", "step", "requires", "tolerance"}
+REQUIRES_KEYS = {"models", "memory_kib"}
+# Keys of a buffer's kind table (kinds whose value is a table).
+BUFFER_TABLES = {
+    "synthetic": {"count", "seed"},
+    "f32_rounding": {"count", "zero_point"},
+    "f32_random": {"count", "seed", "scale", "zero_point"},
+    "model_prefix": {"model", "bytes"},
+    "tensor": {"dims_ptr", "dims_len", "type", "data_ptr", "data_len"},
+}
+BUFFER_EXTRA = {"text": {"format"}}  # keys a kind allows beside `name` and itself
+STEP_KEYS = {
+    "call": {
+        "args",
+        "expect",
+        "expect_min",
+        "expect_status",
+        "expect_message",
+        "expect_exit",
+        "instance",
+        "repeat",
+        "save",
+    },
+    "read": {"expect_hex", "expect_u32", "expect_output", "save"},
+    "logs_contain": {"instance"},
+    "logs_exclude": {"instance"},
+    "compare": set(),
+    "instantiate": {"guest"},
+}
+READ_RANGE_KEYS = {"addr", "len"}
+EXPECT_OUTPUT_KEYS = {"model", "input", "index", "f32", "scale", "zero_point"}
+CALL_STATUSES = ("ok", "trap", "timeout", "exit", "error")  # devices.base.STATUSES
+COMPARE_OPS = (">", "<", "==", "!=", ">=")
+
+
+def nn_error_codes() -> dict[str, int]:
+    """wasi-nn error names as the ABI spells them (`not_found`) -> code (docs/abi.md)."""
+    from ..host.wasi_nn import NnError
+
+    return {e.name.lower(): int(e) for e in NnError}
+
+
+def _unknown(where: str, what: str, table: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise CaseError(
+            f"{where}: {what}: unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _check_buffer(where: str, b: dict[str, Any]) -> None:
+    kind = next(iter(BUFFER_KINDS & set(b)))
+    what = f"buffer {b['name']!r}"
+    _unknown(where, what, b, {"name", kind, *BUFFER_EXTRA.get(kind, ())})
+    if kind in BUFFER_TABLES:
+        if not isinstance(b[kind], dict):
+            raise CaseError(f"{where}: {what}: {kind} must be a table")
+        _unknown(where, f"{what} {kind}", b[kind], BUFFER_TABLES[kind])
+
+
+def _check_step(where: str, i: int, s: dict[str, Any], errors: dict[str, int]) -> dict[str, Any]:
+    """The step with error names resolved to codes; raises CaseError on an unknown key/value."""
+    kind = next(iter(STEP_KINDS & set(s)))
+    what = f"step {i + 1} ({kind})"
+    _unknown(where, what, s, {kind, *STEP_KEYS[kind]})
+    if kind == "read" and isinstance(s["read"], dict):
+        _unknown(where, f"{what} read", s["read"], READ_RANGE_KEYS)
+    if "expect_output" in s:
+        _unknown(where, f"{what} expect_output", s["expect_output"], EXPECT_OUTPUT_KEYS)
+    if "expect_status" in s and s["expect_status"] not in CALL_STATUSES:
+        raise CaseError(
+            f"{where}: {what}: expect_status {s['expect_status']!r} is not one of "
+            f"{', '.join(CALL_STATUSES)}"
+        )
+    if kind == "compare" and (
+        not isinstance(s["compare"], list)
+        or len(s["compare"]) != 3
+        or s["compare"][1] not in COMPARE_OPS
+    ):
+        raise CaseError(
+            f"{where}: {what}: compare needs [left, op, right], op one of {COMPARE_OPS}"
+        )
+    expect = s.get("expect")
+    if isinstance(expect, str):
+        if expect not in errors:
+            raise CaseError(
+                f"{where}: {what}: expect {expect!r} is neither an integer nor a wasi-nn error "
+                f"name ({', '.join(errors)})"
+            )
+        s = {**s, "expect": errors[expect]}
+    return s
+
 
 def _parse(path: Path, raw: dict[str, Any]) -> Case:
     where = f"{path.name}: case {raw.get('id', '?')!r}"
     for key in ("id", "guest"):
         if not isinstance(raw.get(key), str):
             raise CaseError(f"{where}: field '{key}' must be a string")
+    _unknown(where, "case", raw, CASE_KEYS)
     buffers = raw.get("buffer", [])
     for b in buffers:
         kinds = BUFFER_KINDS & set(b)
@@ -61,13 +156,17 @@ def _parse(path: Path, raw: dict[str, Any]) -> Case:
             raise CaseError(
                 f"{where}: buffer {b.get('name')!r} needs a name and one of {sorted(BUFFER_KINDS)}"
             )
+        _check_buffer(where, b)
     steps = raw.get("step", [])
     if not steps:
         raise CaseError(f"{where}: no steps")
+    errors = nn_error_codes()
     for i, s in enumerate(steps):
         if len(STEP_KINDS & set(s)) != 1:
-            raise CaseError(f"{where}: step {i} needs exactly one of {sorted(STEP_KINDS)}")
+            raise CaseError(f"{where}: step {i + 1} needs exactly one of {sorted(STEP_KINDS)}")
+    steps = [_check_step(where, i, s, errors) for i, s in enumerate(steps)]
     req = raw.get("requires", {})
+    _unknown(where, "requires", req, REQUIRES_KEYS)
     tol = raw.get("tolerance", {"default": "exact"})
     if isinstance(tol, str | list):
         tol = {"default": tol}
