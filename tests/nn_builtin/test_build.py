@@ -81,7 +81,6 @@ def test_build_failure_raises_with_the_tool_output(tmp_path: Path) -> None:
 
 
 def test_operator_names_match_the_schema() -> None:
-    pytest.importorskip("flatbuffers")
     from tests.nn_builtin import gen_opnames
 
     table = re.findall(r'^    "([A-Z0-9_]+)",$', gen_opnames.TARGET.read_text(), re.M)

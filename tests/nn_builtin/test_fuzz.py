@@ -54,7 +54,6 @@ def test_fuzz_model_bounded_run(tmp_path: Path) -> None:
 
 def test_seed_corpus_is_small_and_current() -> None:
     """The committed seeds are the models tflite_gen.corpus() names, a few KB in all."""
-    pytest.importorskip("flatbuffers")
     from tests.nn_builtin import tflite_gen
 
     present = {p.name: p.stat().st_size for p in SEEDS.glob("*.tflite")}

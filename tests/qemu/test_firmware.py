@@ -16,6 +16,7 @@ from build_tools.footprint import by_component, image_usage
 from build_tools.protocol.messages import CounterUnit
 from build_tools.targets import Target
 from build_tools.toolchains.riscv_gcc import FirmwareTooLarge
+from tests.skips import check_case_skips
 
 from .conftest import require_tools
 
@@ -66,6 +67,7 @@ def test_conformance_suite_on_qemu(runtime_fw, qemu_target: Target) -> None:  # 
     failed = [(c.id, c.detail) for c in result.cases if c.status == "failed"]
     assert not failed
     assert result.count("passed") >= 85
+    check_case_skips(result)
     # Every model is built into the firmware; only what exceeds the budget may be skipped,
     # and the reason says by how much.
     for c in result.cases:

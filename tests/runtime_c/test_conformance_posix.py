@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
+from build_tools.conformance import suite
+from build_tools.conformance.cases import load_cases
+from build_tools.conformance.report import junit_xml, markdown_matrix
+from build_tools.conformance.runner import Runner, SuiteResult
+from build_tools.devices.posix import PosixDut
 from build_tools.firmware import RuntimeImage
 from build_tools.targets import Target
-
-suite = pytest.importorskip("build_tools.conformance.suite", reason="conformance suite not present")
-
-from build_tools.conformance.cases import load_cases  # noqa: E402
-from build_tools.conformance.report import junit_xml, markdown_matrix  # noqa: E402
-from build_tools.conformance.runner import Runner, SuiteResult  # noqa: E402
-from build_tools.devices.posix import PosixDut  # noqa: E402
+from tests.skips import check_case_skips
 
 
 def _run(target: Target, options: dict[str, object]) -> SuiteResult:
@@ -20,6 +17,7 @@ def _run(target: Target, options: dict[str, object]) -> SuiteResult:
     failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
     assert not failed, "\n".join(failed)
     assert result.count("passed") > 0
+    check_case_skips(result)
     return result
 
 
@@ -46,5 +44,6 @@ def test_conformance_posix_sanitized(
         stderr = dut.stderr_text()
     failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
     assert not failed, "\n".join(failed)
+    check_case_skips(result)
     assert dut.exit_code == 0, stderr[-3000:]
     assert "runtime error" not in stderr and "AddressSanitizer" not in stderr
