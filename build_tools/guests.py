@@ -6,14 +6,17 @@ unchanged is not rebuilt, and a no-op build starts no process at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .buildlock import atomic_write, locked_build
 from .errors import TargetError
 from .guest_abi import check_imports
 from .paths import build_root, repo_root
@@ -59,8 +62,19 @@ def guest_include() -> Path:
     return repo_root() / "guests" / "include"
 
 
+def target_dir(target: Target, *_: object, **__: object) -> Path:
+    """Everything built for one target; builds of it hold its lock (buildlock.target_lock).
+    Takes (and ignores) a build function's other arguments, for `buildlock.locked_build`."""
+    return build_root() / target.name
+
+
+def method_target_dir(_builder: object, target: Target, *_: object, **__: object) -> Path:
+    """`target_dir` for a builder method (self, target, ...)."""
+    return target_dir(target)
+
+
 def output_dir(target: Target) -> Path:
-    return build_root() / target.name / "guests"
+    return target_dir(target) / "guests"
 
 
 def _tool_identity(tool: str) -> str:
@@ -107,23 +121,32 @@ def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]
         )
     wasm_path = out / f"{name}.wasm"
     stamp = out / f".{name}.stamp"
-    tmp = out / f".{name}.tmp.wasm"
-    argv = wasi_clang.compile_argv(source, tmp, [guest_include()], target.guests)
+    # The key hashes the command line with the final output name: the temporary name is unique.
+    argv = wasi_clang.compile_argv(source, wasm_path, [guest_include()], target.guests)
     key = _input_key(source, argv)
     if wasm_path.exists() and stamp.exists() and stamp.read_text() == key:
         return _describe(name, wasm_path.read_bytes(), wasm_path.name), False
-    wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests)
-    wabt.validate(tmp)
-    entry = _describe(name, tmp.read_bytes(), wasm_path.name)  # import check before publishing
-    os.replace(tmp, wasm_path)
-    store = out / "sha256"
-    store.mkdir(exist_ok=True)
-    shutil.copyfile(wasm_path, store / f"{entry.sha256}.wasm")
-    stamp.write_text(key)
+    fd, tmp_name = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp.wasm")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests)
+        wabt.validate(tmp)
+        wasm = tmp.read_bytes()
+        entry = _describe(name, wasm, wasm_path.name)  # import check before publishing
+        store = out / "sha256"
+        store.mkdir(exist_ok=True)
+        atomic_write(store / f"{entry.sha256}.wasm", wasm)
+        os.replace(tmp, wasm_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    atomic_write(stamp, key.encode())
     log.info("built guest %s (%d bytes, sha256 %s)", name, entry.size, entry.sha256[:12])
     return entry, True
 
 
+@locked_build(target_dir)
 def build_guests(target: Target) -> BuildResult:
     out = output_dir(target)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,5 +159,5 @@ def build_guests(target: Target) -> BuildResult:
     manifest = json.dumps(result.manifest(), indent=2) + "\n"
     manifest_path = out / "manifest.json"
     if not manifest_path.exists() or manifest_path.read_text() != manifest:
-        manifest_path.write_text(manifest)
+        atomic_write(manifest_path, manifest.encode())
     return result

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import runtime_c
+from ..buildlock import locked_build
 from ..errors import ToolchainError
-from ..guests import BuildResult, build_guests
+from ..guests import BuildResult, build_guests, method_target_dir, target_dir
 from ..paths import build_root
 from ..render import TEMPLATES, render_to
 from ..targets import Target
@@ -190,6 +191,7 @@ def _cmake_build(target: Target, build_dir: Path, defines: dict[str, str]) -> No
         raise
 
 
+@locked_build(target_dir)  # one build of a target at a time (buildlock)
 def build_protocol_firmware(target: Target) -> Firmware:
     """The protocol dispatcher with the protocol's test double of the core (no engine): for
     testing a bare-metal port, the serial adapters and link faults apart from the runtime."""
@@ -208,6 +210,7 @@ class CMakeBuilder(FirmwareBuilder):
     def output_path(self, target: Target, sanitize: bool = False) -> Path:
         return variant_dir(target, sanitize) / "cmake" / executable_name(target)
 
+    @locked_build(method_target_dir)  # one build of a target at a time (buildlock)
     def build(
         self, target: Target, guests: BuildResult | None = None, sanitize: bool = False
     ) -> RuntimeImage:
