@@ -34,3 +34,29 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+
+# Second environment: tflite-runtime (needs numpy<2), for `--backend tflite-runtime`
+# (pyproject.toml [tool.build_tools.tflite-runtime-env]). SKIP_TFLITE_RUNTIME_ENV=1 skips it
+# (a platform without a tflite-runtime wheel; ci/test.sh needs it).
+TFLRT=.venv-tflite-runtime
+tflrt_stamp=$TFLRT/.build_tools-installed
+if [ "${SKIP_TFLITE_RUNTIME_ENV:-}" = "" ] && { [ ! -f "$tflrt_stamp" ] || [ pyproject.toml -nt "$tflrt_stamp" ]; }; then
+  [ -x $TFLRT/bin/python ] || "$PY" -m venv $TFLRT
+  mapfile -t tflrt_reqs < <("$PY" - <<'PYEOF'
+import re, tomllib
+p = tomllib.load(open("pyproject.toml", "rb"))
+env = p["tool"]["build_tools"]["tflite-runtime-env"]
+name = lambda req: re.split(r"[=<>!~;\[ ]", req, maxsplit=1)[0].strip().lower()
+drop = {name(d) for d in env["drop"]}
+for req in p["project"]["dependencies"]:
+    if name(req) not in drop:
+        print(req)
+for req in env["add"]:
+    print(req)
+PYEOF
+)
+  $TFLRT/bin/python -m pip install -q --upgrade pip
+  $TFLRT/bin/python -m pip install -q "${tflrt_reqs[@]}"
+  $TFLRT/bin/python -m pip install -q --no-deps -e .
+  touch "$tflrt_stamp"
+fi

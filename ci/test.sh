@@ -9,3 +9,8 @@ export CI="${CI:-1}"
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+# tflite-runtime in its own environment (numpy<2): the host conformance suite on that backend;
+# as in pytest, a failed or skipped case fails CI.
+mkdir -p build
+.venv-tflite-runtime/bin/python -m build_tools test host --backend tflite-runtime | tee build/tflite-runtime-suite.txt
+tail -n 1 build/tflite-runtime-suite.txt | grep -q ", 0 failed, 0 skipped$"
