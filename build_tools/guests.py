@@ -62,10 +62,11 @@ def guest_include() -> Path:
     return repo_root() / "guests" / "include"
 
 
-def target_dir(target: Target, *_: object, **__: object) -> Path:
-    """Everything built for one target; builds of it hold its lock (buildlock.target_lock).
-    Takes (and ignores) a build function's other arguments, for `buildlock.locked_build`."""
-    return build_root() / target.name
+def target_dir(target: Target, root: Path | None = None, *_: object, **__: object) -> Path:
+    """Everything built for one target under `root` (default: paths.build_root()); builds of
+    it hold its lock (buildlock.target_lock). Takes (and ignores) a build function's other
+    arguments, for `buildlock.locked_build`."""
+    return (root or build_root()) / target.name
 
 
 def method_target_dir(_builder: object, target: Target, *_: object, **__: object) -> Path:
@@ -73,8 +74,8 @@ def method_target_dir(_builder: object, target: Target, *_: object, **__: object
     return target_dir(target)
 
 
-def output_dir(target: Target) -> Path:
-    return target_dir(target) / "guests"
+def output_dir(target: Target, root: Path | None = None) -> Path:
+    return target_dir(target, root) / "guests"
 
 
 def _tool_identity(tool: str) -> str:
@@ -147,8 +148,9 @@ def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]
 
 
 @locked_build(target_dir)
-def build_guests(target: Target) -> BuildResult:
-    out = output_dir(target)
+def build_guests(target: Target, root: Path | None = None) -> BuildResult:
+    """Builds the target's guests under `root` (default: paths.build_root())."""
+    out = output_dir(target, root)
     out.mkdir(parents=True, exist_ok=True)
     result = BuildResult(target=target.name, directory=out, guests=[])
     for name in target.guests.modules:

@@ -43,6 +43,10 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None]:
 
 @pytest.fixture
 def build_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty build tree for one test. Pass it explicitly where the code takes a build root
+    (build_guests(target, build_dir)); for code that reads paths.build_root() (the command line
+    run in this process, third_party) BUILD_TOOLS_BUILD_DIR is set too, for this test only. No
+    fixture of a wider scope sets it: that made the build location depend on test order."""
     out = tmp_path / "build"
     monkeypatch.setenv("BUILD_TOOLS_BUILD_DIR", str(out))
     return out

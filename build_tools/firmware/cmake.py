@@ -192,10 +192,11 @@ def _cmake_build(target: Target, build_dir: Path, defines: dict[str, str]) -> No
 
 
 @locked_build(target_dir)  # one build of a target at a time (buildlock)
-def build_protocol_firmware(target: Target) -> Firmware:
+def build_protocol_firmware(target: Target, root: Path | None = None) -> Firmware:
     """The protocol dispatcher with the protocol's test double of the core (no engine): for
-    testing a bare-metal port, the serial adapters and link faults apart from the runtime."""
-    out = build_root() / target.name / "protofw"
+    testing a bare-metal port, the serial adapters and link faults apart from the runtime.
+    Built under `root` (default: paths.build_root())."""
+    out = target_dir(target, root) / "protofw"
     script = render_linker_script(target, out / "linker.ld")
     build_dir = out / "cmake"
     _cmake_build(target, build_dir, cmake_defines(target, None, False, script, app="protofw"))

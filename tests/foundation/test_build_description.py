@@ -35,17 +35,12 @@ def _project_sources() -> set[Path]:
 def described(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[Path]]]:
     """Component lists of every CMake-built target, as the description itself prints them."""
     out: dict[str, dict[str, list[Path]]] = {}
-    mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("build")
-    mp.setenv("BUILD_TOOLS_BUILD_DIR", str(root))
-    try:
-        for name in ("posix", "qemu-rv32"):
-            target = load_target(name)
-            gen = runtime_c.generate_sources(target, build_guests(target), root / name / "gen")
-            script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
-            out[name] = fw_cmake.component_sources(target, gen, script)
-    finally:
-        mp.undo()
+    for name in ("posix", "qemu-rv32"):
+        target = load_target(name)
+        gen = runtime_c.generate_sources(target, build_guests(target, root), root / name / "gen")
+        script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
+        out[name] = fw_cmake.component_sources(target, gen, script)
     return out
 
 

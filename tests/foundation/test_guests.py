@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("clang-19") is None, reason="clang-
 
 
 def test_build_produces_validated_content_addressed_guests(build_dir: Path) -> None:
-    result = guests.build_guests(load_target("host"))
+    result = guests.build_guests(load_target("host"), build_dir)
     manifest = json.loads((result.directory / "manifest.json").read_text())
     assert manifest["target"] == "host"
     names = [m["name"] for m in manifest["modules"]]
@@ -54,7 +54,7 @@ def test_build_produces_validated_content_addressed_guests(build_dir: Path) -> N
 
 def test_noop_rebuild_runs_no_process(build_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = load_target("host")
-    first = guests.build_guests(target)
+    first = guests.build_guests(target, build_dir)
     assert first.compiled == list(target.guests.modules)
 
     def no_process(*args: object, **kwargs: object) -> None:
@@ -63,7 +63,7 @@ def test_noop_rebuild_runs_no_process(build_dir: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(subprocess, "run", no_process)
     monkeypatch.setattr(subprocess, "Popen", no_process)
     start = time.perf_counter()
-    second = guests.build_guests(target)
+    second = guests.build_guests(target, build_dir)
     elapsed = time.perf_counter() - start
     assert second.compiled == []
     assert [g.sha256 for g in second.guests] == [g.sha256 for g in first.guests]
@@ -80,15 +80,15 @@ def test_header_change_triggers_rebuild(
         load_target("host"),
         guests=dataclasses.replace(load_target("host").guests, modules=("hello",)),
     )
-    assert guests.build_guests(target).compiled == ["hello"]
-    assert guests.build_guests(target).compiled == []
+    assert guests.build_guests(target, build_dir).compiled == ["hello"]
+    assert guests.build_guests(target, build_dir).compiled == []
     (inc / "edge_nn.h").write_text((inc / "edge_nn.h").read_text() + "\n/* touched */\n")
-    assert guests.build_guests(target).compiled == ["hello"]
+    assert guests.build_guests(target, build_dir).compiled == ["hello"]
 
 
 def test_same_bytes_for_every_target(build_dir: Path) -> None:
-    host = {g.name: g.sha256 for g in guests.build_guests(load_target("host")).guests}
-    mcu = {g.name: g.sha256 for g in guests.build_guests(load_target("esp32c3")).guests}
+    host = {g.name: g.sha256 for g in guests.build_guests(load_target("host"), build_dir).guests}
+    mcu = {g.name: g.sha256 for g in guests.build_guests(load_target("esp32c3"), build_dir).guests}
     assert host == mcu
 
 
@@ -114,7 +114,7 @@ def test_guest_importing_outside_the_abi_is_refused(
     """,
     )
     with pytest.raises(GuestRejected) as e:
-        guests.build_guests(target)
+        guests.build_guests(target, build_dir)
     assert str(e.value) == "guest sneaky: import env.launch_missiles is not in the allowed ABI"
     assert not (build_dir / "host" / "guests" / "sneaky.wasm").exists()
 
@@ -133,7 +133,7 @@ def test_wasi_function_outside_the_subset_is_refused(
     """,
     )
     with pytest.raises(GuestRejected, match=r"import wasi_snapshot_preview1\.path_open is not in"):
-        guests.build_guests(target)
+        guests.build_guests(target, build_dir)
 
 
 def test_compile_error_is_a_toolchain_error(
@@ -143,14 +143,14 @@ def test_compile_error_is_a_toolchain_error(
 
     target = _target_with(tmp_path, monkeypatch, "broken", "int f( { }\n")
     with pytest.raises(ToolchainError, match=r"compiling guest broken\.c failed"):
-        guests.build_guests(target)
+        guests.build_guests(target, build_dir)
 
 
 def test_unknown_guest_names_the_field(build_dir: Path) -> None:
     base = load_target("host")
     target = dataclasses.replace(base, guests=dataclasses.replace(base.guests, modules=("nope",)))
     with pytest.raises(TargetError, match=r"host.toml: field 'guests.modules': no guest 'nope'"):
-        guests.build_guests(target)
+        guests.build_guests(target, build_dir)
 
 
 def test_malformed_wasm_is_reported() -> None:

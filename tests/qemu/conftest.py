@@ -63,13 +63,7 @@ def qemu_target() -> Target:
 
 
 @pytest.fixture(scope="session")
-def protocol_firmware(
-    qemu_target: Target, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Firmware]:
+def protocol_firmware(qemu_target: Target) -> Firmware:
+    """Built once per session in the project's build tree (incremental across runs)."""
     require_tools()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BUILD_TOOLS_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
-    try:
-        yield build_protocol_firmware(qemu_target)
-    finally:
-        mp.undo()
+    return build_protocol_firmware(qemu_target)

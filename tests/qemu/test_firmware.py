@@ -28,22 +28,18 @@ def test_ram_overflow_is_reported_with_the_budget(qemu_target: Target, build_dir
     small = dataclasses.replace(
         qemu_target, memory=dataclasses.replace(qemu_target.memory, ram_kib=8)
     )
-    with pytest.raises(FirmwareTooLarge) as info:
-        build_protocol_firmware(small)
+    with pytest.raises(FirmwareTooLarge) as info:  # another configuration: its own build tree
+        build_protocol_firmware(small, build_dir)
     e = info.value
     assert e.region == "ram" and e.overflow > 0
     assert str(e) == f"firmware does not fit: RAM overflowed by {e.overflow} bytes (budget 8 KiB)"
 
 
 @pytest.fixture(scope="module")
-def runtime_fw(qemu_target: Target, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def runtime_fw(qemu_target: Target):  # type: ignore[no-untyped-def]
+    """The same build (project build tree) as every qemu-rv32 device of the session opens."""
     require_tools()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BUILD_TOOLS_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
-    try:
-        yield CMakeBuilder().build(qemu_target)
-    finally:
-        mp.undo()
+    return CMakeBuilder().build(qemu_target)
 
 
 def test_footprint_within_budget(runtime_fw, qemu_target: Target) -> None:  # type: ignore[no-untyped-def]
