@@ -65,6 +65,9 @@ class Build:
     env: str | None = None  # platformio environment
     board: str | None = None  # platformio board id
     framework: str | None = None
+    # Extra sdkconfig lines for this board (Kconfig symbol -> value as written in sdkconfig,
+    # e.g. {"CONFIG_SPIRAM_MODE_OCT": "y"}); rendered into sdkconfig.defaults.
+    sdkconfig: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,13 @@ class Flash:
     flash_mode: str
     flash_size: str
     partitions: tuple[Partition, ...]
+    data_partition: str | None = None  # name of the partition holding guests and models
+
+    def partition(self, name: str) -> Partition:
+        for p in self.partitions:
+            if p.name == name:
+                return p
+        raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -239,8 +249,15 @@ def _parse_flash(f: _Fields) -> Flash:
         flash_mode=f.text("flash_mode", ("qio", "qout", "dio", "dout")),
         flash_size=f.text("flash_size", ("2MB", "4MB", "8MB", "16MB")),
         partitions=tuple(partitions),
+        data_partition=f.text("data_partition", required=False),
     )
     f.done()
+    if flash.data_partition is not None:
+        data = [p for p in flash.partitions if p.name == flash.data_partition]
+        if not data or data[0].type != "data":
+            raise f.fail(
+                "data_partition", f"{flash.data_partition!r} is not a data partition of the table"
+            )
     end = 0
     for i, p in enumerate(sorted(flash.partitions, key=lambda p: p.offset)):
         if p.offset % 4096:
@@ -290,6 +307,16 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         board=b.text("board", required=False),
         framework=b.text("framework", required=False),
     )
+    sdk = b.table_("sdkconfig", required=False)
+    if sdk is not None:
+        for key, value in sdk.table.items():
+            if not re.fullmatch(r"CONFIG_[A-Z0-9_]+", key):
+                raise sdk.fail(key, "expected a Kconfig symbol CONFIG_[A-Z0-9_]+")
+            if not isinstance(value, str) or "\n" in value:
+                raise sdk.fail(key, f"expected a one-line string value, got {value!r}")
+        build = Build(
+            build.system, build.env, build.board, build.framework, tuple(sdk.table.items())
+        )
     if build.system == "platformio" and (build.env is None or build.board is None):
         raise b.fail("env" if build.env is None else "board", "required when system is platformio")
     b.done()

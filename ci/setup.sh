@@ -60,3 +60,14 @@ PYEOF
   $TFLRT/bin/python -m pip install -q --no-deps -e .
   touch "$tflrt_stamp"
 fi
+
+# The 2.x ESP-IDF validators (what PlatformIO's espressif32 platform runs) in a small venv of
+# their own: they cannot share the project venv with the 3.x lines.
+if [ ! -x .venv-idf2/bin/python ]; then
+  "$PY" -m venv .venv-idf2
+fi
+stamp2=.venv-idf2/.installed
+if [ ! -f "$stamp2" ] || [ ci/requirements-idf2.txt -nt "$stamp2" ]; then
+  .venv-idf2/bin/python -m pip install -q -r ci/requirements-idf2.txt
+  touch "$stamp2"
+fi

@@ -1,0 +1,300 @@
+"""ESP32 firmware (runtime.platform = "esp-idf", build.system = "platformio").
+
+`generate` writes a PlatformIO project under build/<target>/firmware/ from the target file:
+platformio.ini, sdkconfig.defaults, partitions.csv, src/idf_component.yml, the root and src/
+CMakeLists and the runtime as ESP-IDF components whose sources are compiled in place from
+runtime_c/ (nothing copied). It also writes what needs no ESP-IDF: rt_config.h, the partition
+table binary (esp-idf-defs) and the data-partition image holding the target's guests and models
+(build_tools/store_image.py). `build` then runs PlatformIO and writes flash.json, the flash
+layout `flash` reads. Offsets come from the target's [flash] table only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import store_image
+from .errors import BuildToolsError
+from .guests import BuildResult, build_guests
+from .paths import build_root, repo_root
+from .render import render_to
+from .runtime_c import resolve_models
+from .targets import Flash, Partition, Target
+from .toolchains import platformio
+
+log = logging.getLogger(__name__)
+
+FLASH_JSON_VERSION = 1
+# Stack of the task that serves the protocol and runs the interpreter and TFLM's Invoke.
+MAIN_TASK_STACK = 16 * 1024
+# The task watchdog must outlast the longest guest call the runtime itself allows.
+WATCHDOG_MARGIN_S = 5
+
+# Upstream components of the ESP-IDF build.
+# TODO(lock file): read these from the project's third-party lock file once it is on main; they
+# are the revisions of the archives in the offline third-party cache (SOURCES.md there).
+COMPONENTS = {
+    "idf": ">=5.1",  # esp-tflite-micro 1.4 needs ESP-IDF >= 5.1
+    "tflite_micro": "1.4.0",  # esp-tflite-micro @ 99f49e1
+    "esp_nn": "1.2.3",  # esp-nn @ d45b843
+    "wamr_git": "https://github.com/bytecodealliance/wasm-micro-runtime.git",
+    "wamr_ref": "WAMR-2.4.5",  # commit 25bd7eb63e82; the registry's newest is older (2.4.0~1)
+}
+# ESP-IDF component names the runtime component depends on, per engine and NN backend.
+ENGINE_COMPONENTS = {"wamr": ("wasm-micro-runtime",), "wasm2c": ()}
+NN_COMPONENTS = {"tflm": ("esp-tflite-micro", "esp-nn"), "builtin": ()}
+
+
+def builds_firmware(target: Target) -> bool:
+    return target.runtime.platform == "esp-idf" and target.build.system == "platformio"
+
+
+def project_dir(target: Target) -> Path:
+    return build_root() / target.name / "firmware"
+
+
+def _flash(target: Target) -> Flash:
+    if target.flash is None or target.flash.data_partition is None:
+        raise BuildToolsError(
+            f"target {target.name}: needs a [flash] table with data_partition",
+            hint=f"see {target.source}",
+        )
+    return target.flash
+
+
+def app_partition(flash: Flash) -> Partition:
+    for p in flash.partitions:
+        if p.type == "app" and p.offset == flash.app_offset:
+            return p
+    raise BuildToolsError(f"[flash]: no app partition at app_offset 0x{flash.app_offset:x}")
+
+
+def data_partition(flash: Flash) -> Partition:
+    assert flash.data_partition is not None
+    return flash.partition(flash.data_partition)
+
+
+def _write(path: Path, data: bytes) -> bool:
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+def partitions_csv_text(target: Target) -> str:
+    from .render import render
+
+    return render("esp-idf/partitions.csv.j2", target)
+
+
+def partition_table_binary(target: Target) -> bytes:
+    """The partition table as the bootloader reads it, verified by esp-idf-defs."""
+    from esp_idf_defs.partitions import InputError, PartitionTable, ValidationError
+
+    flash = _flash(target)
+    try:
+        table = PartitionTable.from_csv(
+            partitions_csv_text(target), partition_table_offset=flash.partition_table_offset
+        )
+        table.verify(partition_table_offset=flash.partition_table_offset)
+        table.verify_size_fits(target.memory.flash_kib * 1024)
+    except (InputError, ValidationError) as e:
+        raise BuildToolsError(f"target {target.name}: partition table: {e}") from e
+    data: bytes = table.to_binary()
+    return data
+
+
+def store_items(target: Target, guests: BuildResult) -> tuple[list[store_image.StoreItem], dict]:
+    """The target's guests and models as store items; models missing from the shared data are
+    reported (name -> reason), not fatal (same rule as the other C targets)."""
+    items = [
+        store_image.StoreItem(
+            store_image.KIND_MODULE, g.name, (guests.directory / g.path).read_bytes()
+        )
+        for g in guests.guests
+    ]
+    found, skipped = resolve_models(target)
+    items += [store_image.StoreItem(store_image.KIND_MODEL, n, p.read_bytes()) for n, p in found]
+    return items, skipped
+
+
+@dataclass(frozen=True)
+class Project:
+    directory: Path
+    files: tuple[Path, ...]  # generated text files, relative to directory
+    data_image: Path
+    partitions_bin: Path
+    skipped_models: dict[str, str]
+
+
+def _sources_cmake(directory: Path, target: Target) -> Path:
+    """The runtime's per-component source lists: the runtime's own file once it exists,
+    else a generated placeholder (see rt_sources.cmake.j2)."""
+    own = repo_root() / "runtime_c" / "cmake" / "rt_components.cmake"
+    if own.is_file():
+        return own
+    placeholder = directory / "cmake" / "rt_sources.cmake"
+    render_to(
+        "esp-idf/rt_sources.cmake.j2",
+        target,
+        placeholder,
+        runtime_root=(repo_root() / "runtime_c").as_posix(),
+    )
+    return placeholder
+
+
+def generate(target: Target, guests: BuildResult | None = None) -> Project:
+    """Everything up to (not including) the PlatformIO build; incremental (rewrites on change)."""
+    if not builds_firmware(target):
+        raise BuildToolsError(
+            f"target {target.name}: not an ESP-IDF/PlatformIO target "
+            f"(platform {target.runtime.platform}, build system {target.build.system})"
+        )
+    flash = _flash(target)
+    guests = guests or build_guests(target)
+    d = project_dir(target)
+    config_dir = d / "config"
+    render_to("rt_config.h.j2", target, config_dir / "rt_config.h")
+    sources = _sources_cmake(d, target)
+    extra: dict[str, Any] = {
+        "platform_spec": platformio.PLATFORM_SPEC,
+        "app_partition": app_partition(flash),
+        "main_task_stack": MAIN_TASK_STACK,
+        "watchdog_s": math.ceil(target.limits.call_timeout_ms / 1000) + WATCHDOG_MARGIN_S,
+        "components": COMPONENTS,
+        "engine_components": [
+            *ENGINE_COMPONENTS[target.runtime.engine],
+            *NN_COMPONENTS[target.runtime.nn_backend],
+        ],
+        "sources_cmake": sources.as_posix(),
+        "config_dir": config_dir.as_posix(),
+    }
+    files = {
+        "platformio.ini": "esp-idf/platformio.ini.j2",
+        "sdkconfig.defaults": "esp-idf/sdkconfig.defaults.j2",
+        "partitions.csv": "esp-idf/partitions.csv.j2",
+        "CMakeLists.txt": "esp-idf/project-CMakeLists.txt.j2",
+        "src/CMakeLists.txt": "esp-idf/src-CMakeLists.txt.j2",
+        "src/idf_component.yml": "esp-idf/idf_component.yml.j2",
+        "components/rt_runtime/CMakeLists.txt": "esp-idf/rt_runtime-CMakeLists.txt.j2",
+    }
+    for rel, template in files.items():
+        render_to(template, target, d / rel, **extra)
+    partitions_bin = d / "images" / "partitions.bin"
+    _write(partitions_bin, partition_table_binary(target))
+    items, skipped = store_items(target, guests)
+    for name, reason in skipped.items():
+        log.warning("model %s not in the data partition: %s", name, reason)
+    image = store_image.build_image(items)
+    data = data_partition(flash)
+    store_image.check_fits(image, data.name, data.size)
+    data_image = d / "images" / f"{data.name}.bin"
+    _write(data_image, image)
+    return Project(d, tuple(Path(r) for r in files), data_image, partitions_bin, skipped)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One image of flash.json: what `flash` writes where."""
+
+    role: str  # bootloader | partition-table | app | data
+    offset: int
+    file: str
+    size: int
+    sha256: str
+
+
+def _region(role: str, offset: int, path: Path) -> Region:
+    data = path.read_bytes()
+    return Region(role, offset, str(path), len(data), hashlib.sha256(data).hexdigest())
+
+
+def flash_layout(target: Target, images: dict[str, Path]) -> dict[str, Any]:
+    """flash.json: what `flash` writes where. `images` maps bootloader, partition-table, app and
+    data to files; offsets come from the target's [flash] table."""
+    flash = _flash(target)
+    offsets = {
+        "bootloader": flash.bootloader_offset,
+        "partition-table": flash.partition_table_offset,
+        "app": flash.app_offset,
+        "data": data_partition(flash).offset,
+    }
+    regions = sorted(
+        (_region(role, offset, images[role]) for role, offset in offsets.items()),
+        key=lambda r: r.offset,
+    )
+    for a, b in itertools.pairwise(regions):
+        if a.offset + a.size > b.offset:
+            raise BuildToolsError(
+                f"target {target.name}: {a.role} image ({a.size} bytes at 0x{a.offset:x}) "
+                f"overlaps {b.role} at 0x{b.offset:x}"
+            )
+    app = app_partition(flash)
+    app_size = next(r.size for r in regions if r.role == "app")
+    if app_size > app.size:
+        raise BuildToolsError(
+            f"target {target.name}: app image is {app_size} bytes, partition {app.name!r} "
+            f"holds {app.size}"
+        )
+    return {
+        "version": FLASH_JSON_VERSION,
+        "target": target.name,
+        "chip": flash.chip,
+        "flash_mode": flash.flash_mode,
+        "flash_size": flash.flash_size,
+        "regions": [asdict(r) for r in regions],
+    }
+
+
+def flash_json_path(target: Target) -> Path:
+    return project_dir(target) / "flash.json"
+
+
+def write_flash_json(target: Target, images: dict[str, Path]) -> Path:
+    path = flash_json_path(target)
+    path.write_text(json.dumps(flash_layout(target, images), indent=2) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class Firmware:
+    project: Project
+    flash_json: Path | None  # None with generate_only
+    elf: Path | None
+
+
+def build_firmware(
+    target: Target, guests: BuildResult | None = None, generate_only: bool = False
+) -> Firmware:
+    project = generate(target, guests)
+    if generate_only:
+        return Firmware(project, None, None)
+    assert target.build.env is not None
+    out = platformio.build(project.directory, target.build.env)
+    images = {
+        "bootloader": out.bootloader,
+        # PlatformIO's own partitions.bin comes from the same partitions.csv; ours is checked.
+        "partition-table": project.partitions_bin,
+        "app": out.app,
+        "data": project.data_image,
+    }
+    return Firmware(project, write_flash_json(target, images), out.elf)
+
+
+def describe(target: Target, fw: Firmware) -> str:
+    p = fw.project
+    lines = [f"{target.name}: PlatformIO project in {p.directory}"]
+    lines.append(f"  data partition image {p.data_image} ({p.data_image.stat().st_size} bytes)")
+    for name, reason in p.skipped_models.items():
+        lines.append(f"  model {name} skipped: {reason}")
+    if fw.flash_json is not None:
+        lines.append(f"  flash layout {fw.flash_json}")
+    return "\n".join(lines)
