@@ -28,6 +28,8 @@ from .render import render_to
 from .runtime_c import resolve_models
 from .targets import Flash, Partition, Target
 from .toolchains import platformio
+from .toolchains.esptool import FlashPlan
+from .toolchains.esptool import Region as EsptoolRegion
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,41 @@ def flash_layout(target: Target, images: dict[str, Path]) -> dict[str, Any]:
 
 def flash_json_path(target: Target) -> Path:
     return project_dir(target) / "flash.json"
+
+
+def load_flash_plan(target: Target, path: Path | None = None) -> FlashPlan:
+    """flash.json as esptool's plan; refuses a missing layout or a file changed since."""
+    path = path or flash_json_path(target)
+    if not path.is_file():
+        raise BuildToolsError(
+            f"target {target.name}: no flash layout at {path}",
+            hint=f"run: python -m build_tools build {target.name} (needs PlatformIO)",
+        )
+    try:
+        layout = json.loads(path.read_text())
+        regions = [Region(**r) for r in layout["regions"]]
+        chip, mode, size = layout["chip"], layout["flash_mode"], layout["flash_size"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise BuildToolsError(f"{path}: not a flash layout of this tool ({e})") from e
+    if chip != _flash(target).chip:
+        raise BuildToolsError(
+            f"{path}: chip {chip!r}, but target {target.name} is {_flash(target).chip!r}"
+        )
+    for r in regions:
+        file = Path(r.file)
+        if not file.is_file():
+            raise BuildToolsError(
+                f"{path}: {r.role} image {file} is missing",
+                hint=f"run: python -m build_tools build {target.name}",
+            )
+        if hashlib.sha256(file.read_bytes()).hexdigest() != r.sha256:
+            raise BuildToolsError(
+                f"{path}: {r.role} image {file} changed since the build",
+                hint=f"run: python -m build_tools build {target.name}",
+            )
+    return FlashPlan(
+        chip, mode, size, tuple(EsptoolRegion(r.offset, Path(r.file), r.role) for r in regions)
+    )
 
 
 def write_flash_json(target: Target, images: dict[str, Path]) -> Path:

@@ -1,0 +1,155 @@
+"""`flash` end to end through esptool's real API against a fake ROM loader on a pty
+(tests/esp32/fake_rom_loader.py): the board's flash must hold exactly esptool's merged image;
+a chip mismatch, a dropped link and a missing port fail with one line naming the port."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from build_tools import firmware_esp, store_image
+from build_tools.cli import run
+from build_tools.targets import Target, load_target
+from build_tools.toolchains import esptool
+
+from .conftest import ESP_TARGETS
+from .fake_rom_loader import FakeRomLoader
+
+
+def _standin(size: int) -> bytes:
+    """Bytes that compress about as well as firmware does (esptool sends incompressible data
+    uncompressed)."""
+    rng = random.Random(size)
+    return bytes(rng.choice(b"\x00\x01\x02\xffABC") for _ in range(size))
+
+
+def _layout(target: Target) -> Path:
+    """flash.json for the target under the (isolated) build dir: the real partition table and
+    a real store image; the bootloader and app are stand-in bytes (no ESP-IDF build here)."""
+    d = firmware_esp.project_dir(target) / "images"
+    d.mkdir(parents=True, exist_ok=True)
+    files = {
+        "bootloader": (d / "bootloader.bin", _standin(21_000)),
+        "partition-table": (d / "partitions.bin", firmware_esp.partition_table_binary(target)),
+        "app": (d / "firmware.bin", _standin(150_001)),
+        "data": (
+            d / "storage.bin",
+            store_image.build_image(
+                [
+                    store_image.StoreItem(store_image.KIND_MODULE, "g", _standin(30_000)),
+                    store_image.StoreItem(store_image.KIND_MODEL, "m", _standin(50_000)),
+                ]
+            ),
+        ),
+    }
+    for path, data in files.values():
+        path.write_bytes(data)
+    return firmware_esp.write_flash_json(target, {k: p for k, (p, _) in files.items()})
+
+
+def _flash_bytes(target: Target) -> int:
+    return target.memory.flash_kib * 1024
+
+
+@pytest.mark.parametrize("name", ESP_TARGETS)
+@pytest.mark.parametrize("stub", [True, False], ids=["stub", "rom"])
+def test_flash_leaves_exactly_the_merged_image(
+    name: str, stub: bool, build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = load_target(name)
+    _layout(target)
+    plan = firmware_esp.load_flash_plan(target)
+    merged = esptool.merged_image(plan)
+    assert target.flash is not None
+    with FakeRomLoader(target.flash.chip, _flash_bytes(target)) as fake:
+        argv = ["flash", name, "--port", fake.port, "--before", "no-reset", "--after", "no-reset"]
+        assert run([*argv] + ([] if stub else ["--no-stub"])) == 0
+    assert bytes(fake.flash[: len(merged)]) == merged
+    assert set(fake.flash[len(merged) :]) == {0xFF}
+    assert fake.stub is stub
+    assert "FLASH_DEFL_DATA" in fake.log and "FLASH_DATA" not in fake.log  # compressed
+    assert fake.log.count("SPI_FLASH_MD5") >= len(plan.regions)  # every region verified
+    captured = capsys.readouterr()
+    chip = esptool.chip_display_name(target.flash.chip)
+    assert f"{name}: {chip} (MAC " in captured.out
+    assert captured.out.count("written, MD5 verified") == 4
+    assert "[##############################] 100%" in captured.err  # the progress bar
+
+
+def test_a_board_of_another_chip_is_refused_before_anything_is_written(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _layout(load_target("esp32c3"))
+    with FakeRomLoader("esp32s3", 8 << 20) as fake:
+        assert run(["flash", "esp32c3", "--port", fake.port, "--before", "no-reset"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"error: {fake.port}: the board is an ESP32-S3, the target needs an ESP32-C3")
+    assert not any(c.startswith(("FLASH", "MEM")) for c in fake.log)
+    assert set(fake.flash) == {0xFF}
+
+
+def test_a_dropped_link_mid_write_fails_cleanly(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _layout(load_target("esp32c3"))
+    with FakeRomLoader("esp32c3", 4 << 20, drop_after_writes=3) as fake:
+        argv = ["flash", "esp32c3", "--port", fake.port, "--before", "no-reset", "--no-stub"]
+        assert run(argv) == 2
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if ln.startswith("error:"))
+    assert line.startswith(f"error: {fake.port}: flashing failed: "), err
+    assert fake.dropped
+
+
+def test_no_board_on_the_port_is_one_line_naming_it(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _layout(load_target("esp32"))
+    port = str(build_dir / "ttyNOPE")
+    assert run(["flash", "esp32", "--port", port]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and err[0].startswith(f"error: {port}: ")
+    assert "port is busy or doesn't exist" in err[0]
+
+
+def test_dry_run_lists_offsets_files_and_hashes(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = load_target("esp32")
+    layout = json.loads(_layout(target).read_text())
+    assert run(["flash", "esp32", "--dry-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["chip"] == "esp32" and out["flash_size"] == "4MB"
+    assert [(r["role"], r["offset"]) for r in out["regions"]] == [
+        ("bootloader", 0x1000),
+        ("partition-table", 0x8000),
+        ("app", 0x10000),
+        ("data", 0x210000),
+    ]
+    assert [r["sha256"] for r in out["regions"]] == [r["sha256"] for r in layout["regions"]]
+    assert run(["flash", "esp32", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "0x00001000  bootloader" in text and layout["regions"][3]["sha256"] in text
+
+
+def test_a_file_changed_since_the_build_is_refused(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = load_target("esp32c3")
+    _layout(target)
+    app = firmware_esp.project_dir(target) / "images" / "firmware.bin"
+    app.write_bytes(b"\x00" + app.read_bytes()[1:])
+    assert run(["flash", "esp32c3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "app image" in err and "changed since the build" in err
+
+
+def test_without_a_build_flash_says_what_to_run(
+    build_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["flash", "esp32s3", "--port", "/dev/ttyUSB0"]) == 2
+    err = capsys.readouterr().err
+    assert "esp32s3: no flash layout at" in err and "build esp32s3" in err
