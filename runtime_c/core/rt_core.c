@@ -75,6 +75,23 @@ void rt_shutdown(void) {
 
 /* ---- registry ---- */
 
+/* The read-only model table: the generated built-in one, or the platform's (rt_set_model_table). */
+static const rt_builtin_model_t *g_model_table;
+static uint32_t g_model_table_count;
+
+void rt_set_model_table(const rt_builtin_model_t *models, uint32_t count) {
+    g_model_table = models;
+    g_model_table_count = count;
+}
+
+static uint32_t table_count(void) {
+    return g_model_table != NULL ? g_model_table_count : rt_builtin_model_count;
+}
+
+static const rt_builtin_model_t *table_at(uint32_t i) {
+    return g_model_table != NULL ? &g_model_table[i] : &rt_builtin_models[i];
+}
+
 uint32_t rt_module_count(void) {
     return rt_eng_module_count();
 }
@@ -87,7 +104,7 @@ static uint32_t uploaded_count(void) {
 }
 
 uint32_t rt_model_count(void) {
-    return rt_builtin_model_count + uploaded_count();
+    return table_count() + uploaded_count();
 }
 
 static void copy_name(char *dst, const char *src) {
@@ -109,15 +126,15 @@ rt_status_t rt_list_item(uint32_t index, rt_item_t *out) {
         return RT_OK;
     }
     index -= nmod;
-    if (index < rt_builtin_model_count) {
-        const rt_builtin_model_t *b = &rt_builtin_models[index];
+    if (index < table_count()) {
+        const rt_builtin_model_t *b = table_at(index);
         out->kind = RT_KIND_MODEL;
         copy_name(out->name, b->name);
         out->size = b->size;
         memcpy(out->sha256, b->sha256, 32);
         return RT_OK;
     }
-    index -= rt_builtin_model_count;
+    index -= table_count();
     for (uint32_t i = 0; i < RT_MAX_UPLOADED_MODELS; i++) {
         if (!g_models[i].used) continue;
         if (index-- == 0) {
@@ -150,8 +167,8 @@ bool rt_model_find(const char *name, uint32_t name_len, const uint8_t **data, ui
         *index = u;
         return true;
     }
-    for (uint32_t i = 0; i < rt_builtin_model_count; i++) {
-        const rt_builtin_model_t *b = &rt_builtin_models[i];
+    for (uint32_t i = 0; i < table_count(); i++) {
+        const rt_builtin_model_t *b = table_at(i);
         if (strlen(b->name) == name_len && memcmp(b->name, name, name_len) == 0) {
             *data = b->data;
             *size = b->size;
@@ -199,9 +216,9 @@ rt_status_t rt_put_begin(const rt_item_t *item, char *msg, size_t cap) {
     int u = find_uploaded(item->name, (uint32_t)strlen(item->name));
     if (u >= 0 && memcmp(g_models[u].sha256, item->sha256, 32) == 0) return RT_PRESENT;
     if (u < 0) {
-        for (uint32_t i = 0; i < rt_builtin_model_count; i++) {
-            if (strcmp(rt_builtin_models[i].name, item->name) == 0 &&
-                memcmp(rt_builtin_models[i].sha256, item->sha256, 32) == 0) {
+        for (uint32_t i = 0; i < table_count(); i++) {
+            if (strcmp(table_at(i)->name, item->name) == 0 &&
+                memcmp(table_at(i)->sha256, item->sha256, 32) == 0) {
                 return RT_PRESENT;
             }
         }

@@ -104,6 +104,11 @@ typedef struct {
 extern const rt_builtin_model_t rt_builtin_models[];
 extern const uint32_t rt_builtin_model_count;
 
+/* A platform whose models live in storage rather than in the image (the ESP-IDF port maps its
+ * data partition at boot) replaces the built-in table with this one before rt_init(). The
+ * array and the bytes it points to must stay valid until rt_shutdown(). */
+void rt_set_model_table(const rt_builtin_model_t *models, uint32_t count);
+
 /* ---- accounted heap: every allocation of the core and the engine goes through here ---- */
 void *rt_malloc(size_t size);
 void *rt_calloc(size_t n, size_t size);
