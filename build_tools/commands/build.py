@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .. import firmware
+from ..errors import BuildToolsError
 from ..guests import build_guests
 from . import Command
 from .run import add_runtime_selection, selected_target
@@ -24,11 +25,26 @@ class BuildCommand(Command):
             action="store_true",
             help="C runtimes built with CMake: the AddressSanitizer + UBSan variant",
         )
+        parser.add_argument(
+            "--generate-only",
+            action="store_true",
+            help="write the firmware project (PlatformIO: platformio.ini, sdkconfig, partitions, "
+            "components, images) and stop before the external build",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         target = selected_target(args)
         result = build_guests(target)
         builder = firmware.builder_for(target)
+        if args.generate_only:
+            if builder is None:
+                raise BuildToolsError(f"target {target.name}: runs no firmware of this project")
+            summary = builder.generate(target, result)
+            if not args.json:
+                print(summary)
+            else:
+                print(json.dumps(result.manifest(), indent=2))
+            return 0
         image = builder.build(target, result, sanitize=args.sanitize) if builder else None
         if args.json:
             print(json.dumps(result.manifest(), indent=2))

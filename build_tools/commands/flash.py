@@ -11,8 +11,8 @@ import hashlib
 import json
 import sys
 
-from .. import firmware_esp
 from ..errors import BuildToolsError
+from ..firmware import esp_idf as firmware_esp
 from ..targets import load_target
 from ..toolchains import esptool
 from . import Command

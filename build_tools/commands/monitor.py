@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import firmware_esp, firmware_qemu
+from .. import firmware
 from ..errors import DeviceError
 from ..monitor import FrameEvent, StreamSplitter, Symbolizer, TextLine, describe_frame
 from ..protocol.framing import Frame, encode_frame
 from ..protocol.messages import MsgType
 from ..protocol.streams import open_url
 from ..targets import Target, load_target
-from ..toolchains import platformio
 from . import Command
 
 QUIET_FLUSH_S = 0.3  # text without a newline is shown after this long without new bytes
@@ -30,13 +29,9 @@ QUIET_FLUSH_S = 0.3  # text without a newline is shown after this long without n
 
 def default_elf(target: Target) -> Path | None:
     """The firmware ELF the build of this target leaves behind, if it is there."""
-    if firmware_esp.builds_firmware(target) and target.build.env is not None:
-        elf = platformio.outputs(firmware_esp.project_dir(target), target.build.env).elf
-    elif firmware_qemu.builds_firmware(target):
-        elf = firmware_qemu.firmware_path(target)
-    else:
-        return None
-    return elf if elf.is_file() else None
+    builder = firmware.builder_for(target)
+    elf = builder.output_path(target) if builder is not None else None
+    return elf if elf is not None and elf.is_file() else None
 
 
 class MonitorCommand(Command):

@@ -52,6 +52,14 @@ class FirmwareBuilder(ABC):
     def output_path(self, target: Target, sanitize: bool = False) -> Path:
         """Where `build` puts the runtime binary (whether or not it exists yet)."""
 
+    def generate(self, target: Target, guests: BuildResult | None = None) -> str:
+        """Writes the build's inputs (project files, generated sources, images) without running
+        the external build (`build --generate-only`); returns a short summary."""
+        raise BuildToolsError(
+            f"target {target.name}: build.system {self.build_system!r} has no separate "
+            "generate step (--generate-only)"
+        )
+
     @abstractmethod
     def describe(self, image: RuntimeImage) -> str:
         """A short human summary for `build`: the image, models, memory against budgets."""

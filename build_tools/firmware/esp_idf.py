@@ -1,4 +1,4 @@
-"""ESP32 firmware (runtime.platform = "esp-idf", build.system = "platformio").
+"""Builder for `build.system = "platformio"`: ESP32 firmware on ESP-IDF, built by PlatformIO.
 
 `generate` writes a PlatformIO project under build/<target>/firmware/ from the target file:
 platformio.ini, sdkconfig.defaults, partitions.csv, src/idf_component.yml, the root and src/
@@ -20,16 +20,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import store_image
-from .errors import BuildToolsError
-from .guests import BuildResult, build_guests
-from .paths import build_root, repo_root
-from .render import render_to
-from .runtime_c import resolve_models
-from .targets import Flash, Partition, Target
-from .toolchains import platformio
-from .toolchains.esptool import FlashPlan
-from .toolchains.esptool import Region as EsptoolRegion
+from .. import runtime_c, store_image, third_party
+from ..errors import BuildToolsError
+from ..guests import BuildResult, build_guests
+from ..paths import build_root
+from ..render import render_to
+from ..targets import Flash, Partition, Target
+from ..toolchains import platformio
+from ..toolchains.esptool import FlashPlan
+from ..toolchains.esptool import Region as EsptoolRegion
+from . import FirmwareBuilder, RuntimeImage, register
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +39,27 @@ MAIN_TASK_STACK = 16 * 1024
 # The task watchdog must outlast the longest guest call the runtime itself allows.
 WATCHDOG_MARGIN_S = 5
 
-# Upstream components of the ESP-IDF build.
-# TODO(lock file): read these from the project's third-party lock file once it is on main; they
-# are the revisions of the archives in the offline third-party cache (SOURCES.md there).
-COMPONENTS = {
-    "idf": ">=5.1",  # esp-tflite-micro 1.4 needs ESP-IDF >= 5.1
-    "tflite_micro": "1.4.0",  # esp-tflite-micro @ 99f49e1
-    "esp_nn": "1.2.3",  # esp-nn @ d45b843
-    "wamr_git": "https://github.com/bytecodealliance/wasm-micro-runtime.git",
-    "wamr_ref": "WAMR-2.4.5",  # commit 25bd7eb63e82; the registry's newest is older (2.4.0~1)
-}
+# esp-tflite-micro 1.4 needs ESP-IDF >= 5.1 (its manifest); PlatformIO's platform bundles 5.5.
+IDF_VERSION = ">=5.1"
+
+
+def component_pins() -> dict[str, str]:
+    """The upstream components of the ESP-IDF build, at the revisions of the project's lock
+    file (build_tools/third_party.toml): registry versions for esp-tflite-micro and esp-nn, a
+    git tag for WAMR (the registry's newest WAMR is older than the pinned one)."""
+    wamr = third_party.dependency("wamr")
+    return {
+        "idf": IDF_VERSION,
+        "tflite_micro": third_party.dependency("esp-tflite-micro").revision,
+        "esp_nn": third_party.dependency("esp-nn").revision,
+        "wamr_git": wamr.upstream + ".git",
+        "wamr_ref": wamr.revision,
+    }
+
+
 # ESP-IDF component names the runtime component depends on, per engine and NN backend.
 ENGINE_COMPONENTS = {"wamr": ("wasm-micro-runtime",), "wasm2c": ()}
 NN_COMPONENTS = {"tflm": ("esp-tflite-micro", "esp-nn"), "builtin": ()}
-
-
-def builds_firmware(target: Target) -> bool:
-    return target.runtime.platform == "esp-idf" and target.build.system == "platformio"
 
 
 def project_dir(target: Target) -> Path:
@@ -92,7 +96,7 @@ def _write(path: Path, data: bytes) -> bool:
 
 
 def partitions_csv_text(target: Target) -> str:
-    from .render import render
+    from ..render import render
 
     return render("esp-idf/partitions.csv.j2", target)
 
@@ -123,7 +127,7 @@ def store_items(target: Target, guests: BuildResult) -> tuple[list[store_image.S
         )
         for g in guests.guests
     ]
-    found, skipped = resolve_models(target)
+    found, skipped = runtime_c.resolve_models(target)
     items += [store_image.StoreItem(store_image.KIND_MODEL, n, p.read_bytes()) for n, p in found]
     return items, skipped
 
@@ -135,49 +139,32 @@ class Project:
     data_image: Path
     partitions_bin: Path
     skipped_models: dict[str, str]
-
-
-def _sources_cmake(directory: Path, target: Target) -> Path:
-    """The runtime's per-component source lists: the runtime's own file once it exists,
-    else a generated placeholder (see rt_sources.cmake.j2)."""
-    own = repo_root() / "runtime_c" / "cmake" / "rt_components.cmake"
-    if own.is_file():
-        return own
-    placeholder = directory / "cmake" / "rt_sources.cmake"
-    render_to(
-        "esp-idf/rt_sources.cmake.j2",
-        target,
-        placeholder,
-        runtime_root=(repo_root() / "runtime_c").as_posix(),
-    )
-    return placeholder
+    sources: runtime_c.GeneratedSources
 
 
 def generate(target: Target, guests: BuildResult | None = None) -> Project:
     """Everything up to (not including) the PlatformIO build; incremental (rewrites on change)."""
-    if not builds_firmware(target):
-        raise BuildToolsError(
-            f"target {target.name}: not an ESP-IDF/PlatformIO target "
-            f"(platform {target.runtime.platform}, build system {target.build.system})"
-        )
     flash = _flash(target)
     guests = guests or build_guests(target)
     d = project_dir(target)
-    config_dir = d / "config"
-    render_to("rt_config.h.j2", target, config_dir / "rt_config.h")
-    sources = _sources_cmake(d, target)
+    # rt_config.h and rt_gen.cmake for runtime_c/cmake/rt_components.cmake (the models go to
+    # the data partition, not into the app: the generated model table is not compiled).
+    gen = runtime_c.generate_sources(target, guests, d / "gen")
     extra: dict[str, Any] = {
         "platform_spec": platformio.PLATFORM_SPEC,
         "app_partition": app_partition(flash),
         "main_task_stack": MAIN_TASK_STACK,
         "watchdog_s": math.ceil(target.limits.call_timeout_ms / 1000) + WATCHDOG_MARGIN_S,
-        "components": COMPONENTS,
-        "engine_components": [
+        "components": component_pins(),
+        "upstream_components": [
             *ENGINE_COMPONENTS[target.runtime.engine],
             *NN_COMPONENTS[target.runtime.nn_backend],
         ],
-        "sources_cmake": sources.as_posix(),
-        "config_dir": config_dir.as_posix(),
+        "rt_components_cmake": (
+            runtime_c.runtime_dir() / "cmake" / "rt_components.cmake"
+        ).as_posix(),
+        "config_dir": gen.config_dir.as_posix(),
+        "gen_dir": gen.directory.as_posix(),
     }
     files = {
         "platformio.ini": "esp-idf/platformio.ini.j2",
@@ -186,7 +173,6 @@ def generate(target: Target, guests: BuildResult | None = None) -> Project:
         "CMakeLists.txt": "esp-idf/project-CMakeLists.txt.j2",
         "src/CMakeLists.txt": "esp-idf/src-CMakeLists.txt.j2",
         "src/idf_component.yml": "esp-idf/idf_component.yml.j2",
-        "components/rt_runtime/CMakeLists.txt": "esp-idf/rt_runtime-CMakeLists.txt.j2",
     }
     for rel, template in files.items():
         render_to(template, target, d / rel, **extra)
@@ -200,7 +186,7 @@ def generate(target: Target, guests: BuildResult | None = None) -> Project:
     store_image.check_fits(image, data.name, data.size)
     data_image = d / "images" / f"{data.name}.bin"
     _write(data_image, image)
-    return Project(d, tuple(Path(r) for r in files), data_image, partitions_bin, skipped)
+    return Project(d, tuple(Path(r) for r in files), data_image, partitions_bin, skipped, gen)
 
 
 @dataclass(frozen=True)
@@ -301,37 +287,54 @@ def write_flash_json(target: Target, images: dict[str, Path]) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Firmware:
-    project: Project
-    flash_json: Path | None  # None with generate_only
-    elf: Path | None
+@register
+class PlatformIOBuilder(FirmwareBuilder):
+    build_system = "platformio"
+
+    def output_path(self, target: Target, sanitize: bool = False) -> Path:
+        assert target.build.env is not None  # required with platformio (targets.py)
+        return platformio.outputs(project_dir(target), target.build.env).elf
+
+    def generate(self, target: Target, guests: BuildResult | None = None) -> str:
+        return describe_project(generate(target, guests))
+
+    def build(
+        self, target: Target, guests: BuildResult | None = None, sanitize: bool = False
+    ) -> RuntimeImage:
+        if sanitize:
+            raise BuildToolsError(f"target {target.name}: --sanitize is for native CMake builds")
+        project = generate(target, guests)
+        assert target.build.env is not None
+        out = platformio.build(project.directory, target.build.env)
+        images = {
+            "bootloader": out.bootloader,
+            # PlatformIO's partitions.bin comes from the same partitions.csv; ours is verified.
+            "partition-table": project.partitions_bin,
+            "app": out.app,
+            "data": project.data_image,
+        }
+        write_flash_json(target, images)
+        return RuntimeImage(
+            target=target,
+            binary=out.elf,
+            build_dir=project.directory,
+            sources=project.sources,
+            guests=guests or build_guests(target),
+        )
+
+    def describe(self, image: RuntimeImage) -> str:
+        target = image.target
+        return "\n".join(
+            [
+                describe_project(generate(target, image.guests)),
+                f"  app {image.binary}",
+                f"  flash layout {flash_json_path(target)}",
+            ]
+        )
 
 
-def build_firmware(
-    target: Target, guests: BuildResult | None = None, generate_only: bool = False
-) -> Firmware:
-    project = generate(target, guests)
-    if generate_only:
-        return Firmware(project, None, None)
-    assert target.build.env is not None
-    out = platformio.build(project.directory, target.build.env)
-    images = {
-        "bootloader": out.bootloader,
-        # PlatformIO's own partitions.bin comes from the same partitions.csv; ours is checked.
-        "partition-table": project.partitions_bin,
-        "app": out.app,
-        "data": project.data_image,
-    }
-    return Firmware(project, write_flash_json(target, images), out.elf)
-
-
-def describe(target: Target, fw: Firmware) -> str:
-    p = fw.project
-    lines = [f"{target.name}: PlatformIO project in {p.directory}"]
+def describe_project(p: Project) -> str:
+    lines = [f"{p.directory.parent.name}: PlatformIO project in {p.directory}"]
     lines.append(f"  data partition image {p.data_image} ({p.data_image.stat().st_size} bytes)")
-    for name, reason in p.skipped_models.items():
-        lines.append(f"  model {name} skipped: {reason}")
-    if fw.flash_json is not None:
-        lines.append(f"  flash layout {fw.flash_json}")
+    lines += [f"  model {name} skipped: {reason}" for name, reason in p.skipped_models.items()]
     return "\n".join(lines)

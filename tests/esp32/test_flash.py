@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from build_tools import firmware_esp, store_image
+from build_tools import store_image
 from build_tools.cli import run
+from build_tools.firmware import esp_idf as firmware_esp
 from build_tools.targets import Target, load_target
 from build_tools.toolchains import esptool
 

@@ -5,6 +5,7 @@ esp-idf-kconfig against WAMR's and ESP-NN's Kconfig files, esp-idf-defs' partiti
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 from esp_idf_defs.partitions import PartitionTable
 
-from build_tools import firmware_esp, store_image
+from build_tools import runtime_c, store_image
+from build_tools.firmware import esp_idf as firmware_esp
 from build_tools.targets import Target, load_target
 from build_tools.toolchains import platformio
 
@@ -55,7 +57,7 @@ def test_platformio_ini_lints_clean_and_names_the_pinned_platform(esp_project: P
 
 def test_board_exists_in_the_pinned_platform_and_matches_the_chip(esp_project: Project) -> None:
     target, _ = esp_project
-    boards = third_party("boards")
+    boards = third_party("platform-espressif32")
     platform = json.loads((boards / "platform.json").read_text())
     assert platform["version"] == platformio.PLATFORM_VERSION
     board_json = boards / "boards" / f"{target.build.board}.json"
@@ -191,9 +193,28 @@ def test_generate_only_exits_0_and_writes_every_file(capsys: pytest.CaptureFixtu
         "CMakeLists.txt",
         "src/CMakeLists.txt",
         "src/idf_component.yml",
-        "components/rt_runtime/CMakeLists.txt",
-        "config/rt_config.h",
+        "gen/config/rt_config.h",
+        "gen/rt_gen.cmake",
         "images/partitions.bin",
         "images/storage.bin",
     ):
         assert (d / rel).is_file(), rel
+
+
+def test_src_component_includes_the_runtime_description_in_place(esp_project: Project) -> None:
+    target, project = esp_project
+    text = (project.directory / "src" / "CMakeLists.txt").read_text()
+    included = re.search(r'include\("([^"]+)"\)', text)
+    assert included is not None
+    assert Path(included.group(1)) == runtime_c.runtime_dir() / "cmake" / "rt_components.cmake"
+    for var, value in (
+        ("RT_ENGINE", target.runtime.engine),
+        ("RT_NN", target.runtime.nn_backend),
+        ("RT_PLATFORM", target.runtime.platform),
+        ("RT_GEN_DIR", str(project.sources.directory)),
+        ("RT_CONFIG_DIR", str(project.sources.config_dir)),
+    ):
+        assert f'set({var} "{value}")' in text
+    assert (project.sources.directory / "rt_gen.cmake").is_file()
+    assert "RT_GEN_MODEL_SOURCES" not in text  # models live in the data partition
+    assert "PRIV_REQUIRES wasm-micro-runtime esp-tflite-micro esp-nn " in text
