@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import third_party
 from .targets import Target
-from .toolchains import wabt
+from .toolchains import platformio, wabt
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,12 @@ TOOLS: dict[str, Tool] = {
             _apt("mosquitto mosquitto-clients"),
             binary="mosquitto",
         ),
+        Tool("platformio", "builds ESP32 firmware (ESP-IDF)", PIP_PROJECT, module="platformio"),
         Tool(
-            "platformio",
-            "builds ESP32 firmware (ESP-IDF)",
-            "pip install platformio==6.2.0",
-            binary="pio",
+            "espressif32",
+            f"PlatformIO platform {platformio.PLATFORM_SPEC} (ESP-IDF + toolchains; internet once)",
+            platformio.INSTALL_HINT,
+            file=str(platformio.platform_json()),
         ),
         Tool("esptool", "flashes ESP32 boards", PIP_PROJECT, module="esptool"),
         Tool("pyserial", "talks to boards over serial", PIP_PROJECT, module="serial"),
@@ -130,7 +131,7 @@ PLATFORM_TOOLS = {
     "posix": ("cc",),
     "qemu-rv32": ("riscv64-unknown-elf-gcc", "picolibc"),
 }
-BUILD_SYSTEM_TOOLS = {"cmake": ("cmake",), "platformio": ("platformio",)}
+BUILD_SYSTEM_TOOLS = {"cmake": ("cmake",), "platformio": ("platformio", "espressif32")}
 TRANSPORT_TOOLS = {
     "qemu": ("qemu-system-riscv32", "pyserial"),
     "serial": ("pyserial",),

@@ -9,6 +9,7 @@ platform is installed (PlatformIO's package manager, offline) and `build`, which
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ def lint(ini: Path) -> dict[str, list[Any]]:
 
     result: dict[str, list[Any]] = ProjectConfig.lint(str(ini))
     return result
+
+
+def platform_json() -> Path:
+    """Where PlatformIO keeps the installed platform (its core directory, PLATFORMIO_CORE_DIR)."""
+    core = os.environ.get("PLATFORMIO_CORE_DIR") or str(Path.home() / ".platformio")
+    return Path(core) / "platforms" / PLATFORM / "platform.json"
 
 
 def missing() -> str | None:
