@@ -7,6 +7,7 @@ and touches no port. The layout is build/<target>/firmware/flash.json, written b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -33,6 +34,14 @@ class FlashCommand(Command):
         )
         parser.add_argument("--json", action="store_true", help="with --dry-run: as JSON")
         parser.add_argument(
+            "--only",
+            action="append",
+            choices=firmware_esp.ROLES,
+            metavar="ROLE",
+            help="write only these images (repeatable; e.g. --only data: new guests and models "
+            f"without reflashing the firmware); one of {', '.join(firmware_esp.ROLES)}",
+        )
+        parser.add_argument(
             "--no-stub",
             action="store_true",
             help="talk to the ROM loader directly instead of uploading esptool's flasher stub",
@@ -53,6 +62,10 @@ class FlashCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         target = load_target(args.target)
         plan = firmware_esp.load_flash_plan(target)
+        if args.only:
+            plan = dataclasses.replace(
+                plan, regions=tuple(r for r in plan.regions if r.role in args.only)
+            )
         if args.dry_run:
             return _dry_run(target.name, plan, args.json)
         if not args.port:

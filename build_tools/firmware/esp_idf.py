@@ -34,6 +34,7 @@ from . import FirmwareBuilder, RuntimeImage, register
 log = logging.getLogger(__name__)
 
 FLASH_JSON_VERSION = 1
+ROLES = ("bootloader", "partition-table", "app", "data")  # the images of flash.json
 # Stack of the task that serves the protocol and runs the interpreter and TFLM's Invoke.
 MAIN_TASK_STACK = 16 * 1024
 # The task watchdog must outlast the longest guest call the runtime itself allows.

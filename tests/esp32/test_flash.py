@@ -82,6 +82,20 @@ def test_flash_leaves_exactly_the_merged_image(
     assert "[##############################] 100%" in captured.err  # the progress bar
 
 
+def test_only_the_data_partition_can_be_rewritten(build_dir: Path) -> None:
+    target = load_target("esp32c3")
+    _layout(target)
+    plan = firmware_esp.load_flash_plan(target)
+    data = next(r for r in plan.regions if r.role == "data")
+    with FakeRomLoader("esp32c3", _flash_bytes(target)) as fake:
+        argv = ["flash", "esp32c3", "--port", fake.port, "--only", "data"]
+        assert run([*argv, "--before", "no-reset", "--after", "no-reset"]) == 0
+    image = data.data()
+    assert bytes(fake.flash[data.offset : data.offset + len(image)]) == image
+    rest = fake.flash[: data.offset] + fake.flash[data.offset + len(image) :]
+    assert set(rest) == {0xFF}  # bootloader, table and app untouched
+
+
 def test_a_board_of_another_chip_is_refused_before_anything_is_written(
     build_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,8 +5,9 @@
  * - Link: the device protocol on the console's port: UART0 through the UART driver, or the
  *   USB-Serial-JTAG driver when that is the console (CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG).
  *   Logs (rt_os_log, and ESP-IDF's own through esp_log_set_vprintf) go to the same port as
- *   whole lines, under the lock that also covers each protocol write, so they fall between
- *   frames, where the host's decoder skips them (docs/protocol.md, section 1).
+ *   whole lines, under the lock that also covers each protocol write (one write per frame), so
+ *   they fall between frames, where the host's decoder skips them (docs/protocol.md, section
+ *   1). The lock is recursive: a driver that logs while writing does not deadlock.
  * - Memory: heap_caps_malloc with a size header for in-use/peak accounting; PSRAM first for
  *   allocations of 4 KiB and more where the chip has it (CONFIG_SPIRAM).
  * - Time: esp_timer (microseconds since boot). Deadline: a one-shot esp_timer; its callback
@@ -15,7 +16,7 @@
  *   the interpreter notices at its next check.
  * - Watchdog: the runtime task is subscribed to the task watchdog and feeds it while it waits
  *   for bytes between requests.
- * - Stack: FreeRTOS's high-water mark of the runtime task. Counter: CPU cycles.
+ * - Stack: FreeRTOS's high-water mark of the runtime task (not resettable). Counter: none.
  */
 #include "rt_esp_port.h"
 #include "rt_platform.h"
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "esp_cpu.h"
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_partition.h"
@@ -72,9 +72,9 @@ static int link_write_raw(const uint8_t *data, size_t len) {
 }
 
 int rt_os_write(const uint8_t *data, size_t len) {
-    xSemaphoreTake(g.link_lock, portMAX_DELAY);
+    xSemaphoreTakeRecursive(g.link_lock, portMAX_DELAY);
     int rc = link_write_raw(data, len);
-    xSemaphoreGive(g.link_lock);
+    xSemaphoreGiveRecursive(g.link_lock);
     return rc;
 }
 
@@ -99,14 +99,14 @@ static int log_vprintf(const char *fmt, va_list ap) {
 }
 
 void rt_os_log(const char *msg) {
-    xSemaphoreTake(g.link_lock, portMAX_DELAY);
+    xSemaphoreTakeRecursive(g.link_lock, portMAX_DELAY);
     link_write_raw((const uint8_t *)msg, strlen(msg));
     link_write_raw((const uint8_t *)"\r\n", 2);
-    xSemaphoreGive(g.link_lock);
+    xSemaphoreGiveRecursive(g.link_lock);
 }
 
 void rt_esp_init(void) {
-    g.link_lock = xSemaphoreCreateMutex();
+    g.link_lock = xSemaphoreCreateRecursiveMutex();
 #if CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
     usb_serial_jtag_driver_config_t cfg = USB_SERIAL_JTAG_DRIVER_CONFIG_DEFAULT();
     cfg.rx_buffer_size = RX_BUFFER;
