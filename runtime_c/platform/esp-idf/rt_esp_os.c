@@ -11,9 +11,9 @@
  * - Memory: heap_caps_malloc with a size header for in-use/peak accounting; PSRAM first for
  *   allocations of 4 KiB and more where the chip has it (CONFIG_SPIRAM).
  * - Time: esp_timer (microseconds since boot). Deadline: a one-shot esp_timer; its callback
- *   runs in the esp_timer task, not in the guest's: the deadline function must not longjmp
- *   there. With WAMR it asks the engine to stop the instance (wasm_runtime_terminate), which
- *   the interpreter notices at its next check.
+ *   runs in the esp_timer task, not in the guest's, so the deadline function must not longjmp:
+ *   engines use rt_os_deadline_notify here (WAMR sets its terminate flag, which the
+ *   interpreter checks at its next safe point).
  * - Watchdog: the runtime task is subscribed to the task watchdog and feeds it while it waits
  *   for bytes between requests.
  * - Stack: FreeRTOS's high-water mark of the runtime task (not resettable). Counter: none.
@@ -220,6 +220,12 @@ void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn) {
     g.deadline_fn = fn;
     esp_timer_stop(g.deadline);
     ESP_ERROR_CHECK(esp_timer_start_once(g.deadline, (uint64_t)ms * 1000u));
+}
+
+/* The notify flavour (an engine that stops guest code at its own safe points, WAMR): the same
+ * one-shot timer; fn runs in the esp_timer task and only sets the engine's flag. */
+void rt_os_deadline_notify(uint32_t ms, rt_os_deadline_fn fn) {
+    rt_os_deadline_arm(ms, fn);
 }
 
 void rt_os_deadline_disarm(void) {
