@@ -5,6 +5,7 @@ esp-idf-kconfig against WAMR's and ESP-NN's Kconfig files, esp-idf-defs' partiti
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -218,3 +219,20 @@ def test_src_component_includes_the_runtime_description_in_place(esp_project: Pr
     assert (project.sources.directory / "rt_gen.cmake").is_file()
     assert "RT_GEN_MODEL_SOURCES" not in text  # models live in the data partition
     assert "PRIV_REQUIRES wasm-micro-runtime esp-tflite-micro esp-nn " in text
+
+
+GOLDEN = Path(__file__).with_name("golden")
+GOLDEN_FILES = ("platformio.ini", "sdkconfig.defaults", "partitions.csv", "src/idf_component.yml")
+
+
+def test_generated_files_match_the_golden_copies(esp_project: Project) -> None:
+    """Reviewed copies of the path-free generated files: a change to a template or a target
+    file shows up here as a diff. Regenerate with BUILD_TOOLS_UPDATE_GOLDEN=1 after checking."""
+    target, project = esp_project
+    for rel in GOLDEN_FILES:
+        golden = GOLDEN / target.name / rel
+        text = (project.directory / rel).read_text()
+        if os.environ.get("BUILD_TOOLS_UPDATE_GOLDEN") == "1":
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(text)
+        assert text == golden.read_text(), f"{target.name}/{rel} differs from {golden}"
