@@ -1,11 +1,12 @@
 """Builder for `build.system = "platformio"`: ESP32 firmware on ESP-IDF, built by PlatformIO.
 
 `generate` writes a PlatformIO project under build/<target>/firmware/ from the target file:
-platformio.ini, sdkconfig.defaults, partitions.csv, src/idf_component.yml, the root and src/
-CMakeLists and the runtime as ESP-IDF components whose sources are compiled in place from
-runtime_c/ (nothing copied). It also writes what needs no ESP-IDF: rt_config.h, the partition
-table binary (esp-idf-defs) and the data-partition image holding the target's guests and models
-(build_tools/store_image.py). `build` then runs PlatformIO and writes flash.json, the flash
+platformio.ini, sdkconfig.defaults, partitions.csv, src/idf_component.yml and the root and src/
+CMakeLists; src/ is the runtime as one ESP-IDF component that includes the runtime's own source
+description (runtime_c/cmake/rt_components.cmake) in place (nothing copied). It also writes what
+needs no ESP-IDF: rt_config.h and rt_gen.cmake, the partition table binary (esp-idf-defs) and
+the data-partition image holding the target's guests and models (build_tools/store_image.py).
+docs/esp32.md describes the whole flow. `build` then runs PlatformIO and writes flash.json, the flash
 layout `flash` reads. Offsets come from the target's [flash] table only.
 """
 
@@ -119,7 +120,9 @@ def partition_table_binary(target: Target) -> bytes:
     return data
 
 
-def store_items(target: Target, guests: BuildResult) -> tuple[list[store_image.StoreItem], dict]:
+def store_items(
+    target: Target, guests: BuildResult
+) -> tuple[list[store_image.StoreItem], dict[str, str]]:
     """The target's guests and models as store items; models missing from the shared data are
     reported (name -> reason), not fatal (same rule as the other C targets)."""
     items = [
