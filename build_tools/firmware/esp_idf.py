@@ -223,12 +223,6 @@ def flash_layout(target: Target, images: dict[str, Path]) -> dict[str, Any]:
         (_region(role, offset, images[role]) for role, offset in offsets.items()),
         key=lambda r: r.offset,
     )
-    for a, b in itertools.pairwise(regions):
-        if a.offset + a.size > b.offset:
-            raise BuildToolsError(
-                f"target {target.name}: {a.role} image ({a.size} bytes at 0x{a.offset:x}) "
-                f"overlaps {b.role} at 0x{b.offset:x}"
-            )
     app = app_partition(flash)
     app_size = next(r.size for r in regions if r.role == "app")
     if app_size > app.size:
@@ -236,6 +230,12 @@ def flash_layout(target: Target, images: dict[str, Path]) -> dict[str, Any]:
             f"target {target.name}: app image is {app_size} bytes, partition {app.name!r} "
             f"holds {app.size}"
         )
+    for a, b in itertools.pairwise(regions):
+        if a.offset + a.size > b.offset:
+            raise BuildToolsError(
+                f"target {target.name}: {a.role} image ({a.size} bytes at 0x{a.offset:x}) "
+                f"overlaps {b.role} at 0x{b.offset:x}"
+            )
     return {
         "version": FLASH_JSON_VERSION,
         "target": target.name,

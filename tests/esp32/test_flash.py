@@ -12,9 +12,10 @@ import pytest
 
 from build_tools import store_image
 from build_tools.cli import run
+from build_tools.errors import BuildToolsError
 from build_tools.firmware import esp_idf as firmware_esp
 from build_tools.targets import Target, load_target
-from build_tools.toolchains import esptool
+from build_tools.toolchains import esptool, platformio
 
 from .conftest import ESP_TARGETS
 from .fake_rom_loader import FakeRomLoader
@@ -170,3 +171,50 @@ def test_without_a_build_flash_says_what_to_run(
     assert run(["flash", "esp32s3", "--port", "/dev/ttyUSB0"]) == 2
     err = capsys.readouterr().err
     assert "esp32s3: no flash layout at" in err and "build esp32s3" in err
+
+
+def test_build_collects_the_images_into_flash_json(
+    build_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`build` after PlatformIO: PlatformIO itself cannot run here (no ESP-IDF), so a fake
+    stands in for `pio run` and leaves the files it would; everything after it is real."""
+    target = load_target("esp32s3")
+
+    def fake_pio_build(project: Path, env: str) -> platformio.BuildOutputs:
+        out = platformio.outputs(project, env)
+        out.elf.parent.mkdir(parents=True, exist_ok=True)
+        for path, size in ((out.bootloader, 20_000), (out.app, 400_000), (out.elf, 1_000)):
+            path.write_bytes(_standin(size))
+        out.partitions.write_bytes(firmware_esp.partition_table_binary(target))
+        return out
+
+    monkeypatch.setattr(platformio, "build", fake_pio_build)
+    assert run(["build", "esp32s3"]) == 0
+    assert "flash layout" in capsys.readouterr().out
+    layout = json.loads(firmware_esp.flash_json_path(target).read_text())
+    assert (layout["chip"], layout["flash_mode"], layout["flash_size"]) == ("esp32s3", "dio", "8MB")
+    regions = {r["role"]: r for r in layout["regions"]}
+    assert [regions[r]["offset"] for r in firmware_esp.ROLES] == [0x0, 0x8000, 0x10000, 0x310000]
+    data = Path(regions["data"]["file"]).read_bytes()
+    held = store_image.live_items(data)  # the data image holds the target's guests and models
+    assert {n for k, n in held if k == store_image.KIND_MODEL} == set(target.guests.models)
+    assert run(["flash", "esp32s3", "--dry-run"]) == 0
+
+
+def test_an_app_larger_than_its_partition_is_refused(build_dir: Path) -> None:
+    target = load_target("esp32c3")
+    d = build_dir / "imgs"
+    d.mkdir(parents=True)
+    images = {}
+    for role, size in (
+        ("bootloader", 100),
+        ("partition-table", 3072),
+        ("app", 0x200001),
+        ("data", 10),
+    ):
+        images[role] = d / f"{role}.bin"
+        images[role].write_bytes(b"\x00" * size)
+    with pytest.raises(
+        BuildToolsError, match=r"app image is 2097153 bytes, partition 'factory' holds 2097152"
+    ):
+        firmware_esp.flash_layout(target, images)
