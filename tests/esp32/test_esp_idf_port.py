@@ -194,3 +194,25 @@ def test_the_runtime_description_lists_the_port(tmp_path: Path) -> None:
     platform = next(ln for ln in lines if ln.startswith("RT_PLATFORM_SOURCES="))
     files = sorted(Path(p).name for p in platform.split("=", 1)[1].split(";"))
     assert files == ["rt_esp_os.c", "rt_esp_port.c", "rt_esp_store.c"]
+
+
+def test_put_is_content_addressed(store_check: Path, tmp_path: Path) -> None:
+    """An upload identical to what is stored is not written again (PRESENT, flash unchanged);
+    a changed one is appended and read back in place."""
+    items = _items()
+    image = st.build_image(items) + b"\xff" * (8 * 4096)
+    path = tmp_path / "store.bin"
+    path.write_bytes(image)
+    (tmp_path / "same").write_bytes(items[1].data)
+    out = tmp_path / "out.bin"
+    status = _run(store_check, path, "put", 1, "vww", tmp_path / "same", out)
+    vww = st.parse_image(image)[1]
+    assert status == [f"status 1 at {vww.data_offset} same 1"]  # RT_PRESENT
+    assert out.read_bytes() == image  # nothing written
+    (tmp_path / "other").write_bytes(os.urandom(12_345))
+    (line,) = _run(store_check, path, "put", 0, "hello", tmp_path / "other", out)
+    assert line.startswith("status 0 at ") and line.endswith(" same 1")
+    assert (
+        st.live_items(out.read_bytes())[(st.KIND_MODULE, "hello")]
+        == (tmp_path / "other").read_bytes()
+    )

@@ -37,6 +37,16 @@ static uint32_t load_store(void) {
     return n;
 }
 
+rt_status_t rt_esp_persist(const rt_item_t *item, const uint8_t *data, const uint8_t **mapped) {
+    const rt_store_flash_t *f = rt_esp_storage_flash();
+    if (f == 0 || g_store.base == 0) return RT_ERR_UNSUPPORTED;
+    rt_store_record_t r;
+    rt_status_t st =
+        rt_store_put(&g_store, f, item->kind, item->name, data, item->size, item->sha256, &r);
+    if (st == RT_OK || st == RT_PRESENT) *mapped = r.data;
+    return st;
+}
+
 void rt_esp_run(void) {
     rt_esp_init();
     load_store();

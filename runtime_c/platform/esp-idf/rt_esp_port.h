@@ -25,6 +25,11 @@ const uint8_t *rt_esp_storage_map(uint32_t *size);
 /* Erase/write callbacks on the data partition (esp_partition_erase_range/_write). */
 const rt_store_flash_t *rt_esp_storage_flash(void);
 
+/* Stores an upload the core has verified in the data partition (content-addressed: an
+ * identical stored item is not written again) and returns where it is mapped, so it survives a
+ * reset and is used in place (rt_esp_port.c). RT_ERR_UNSUPPORTED without a data partition. */
+rt_status_t rt_esp_persist(const rt_item_t *item, const uint8_t *data, const uint8_t **mapped);
+
 /* Runs the runtime on the calling task; never returns (rt_esp_port.c). */
 void rt_esp_run(void);
 

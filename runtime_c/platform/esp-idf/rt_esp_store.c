@@ -168,6 +168,20 @@ rt_status_t rt_store_append_end(rt_store_t *s, const rt_store_flash_t *f) {
     return RT_OK;
 }
 
+rt_status_t rt_store_put(rt_store_t *s, const rt_store_flash_t *f, uint8_t kind, const char *name,
+                         const uint8_t *data, uint32_t size, const uint8_t sha256[32],
+                         rt_store_record_t *out) {
+    if (rt_store_find(s, kind, name, out) && out->size == size &&
+        memcmp(out->sha256, sha256, 32) == 0) {
+        return RT_PRESENT;
+    }
+    rt_status_t st = rt_store_append_begin(s, f, kind, name, size, sha256);
+    if (st == RT_OK) st = rt_store_append_chunk(s, f, data, size);
+    if (st == RT_OK) st = rt_store_append_end(s, f);
+    if (st != RT_OK) return st;
+    return rt_store_record(s, s->count - 1u, out) ? RT_OK : RT_ERR_INTERNAL;
+}
+
 rt_status_t rt_store_delete(const rt_store_t *s, const rt_store_flash_t *f, uint32_t offset) {
     if (record_at(s, offset, NULL) == 0) return RT_ERR_NOT_FOUND;
     uint8_t flags[2] = {(uint8_t)(s->base[offset + FLAGS_AT] & 0xFEu),

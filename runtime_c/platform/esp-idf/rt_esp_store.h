@@ -22,7 +22,7 @@ extern "C" {
 #define RT_STORE_ALIGN 16u
 #define RT_STORE_SECTOR 4096u
 #define RT_STORE_NAME_MAX 64u
-#define RT_STORE_KIND_MODULE 0u
+#define RT_STORE_KIND_MODULE 0u /* the values of rt_kind_t (rt.h) */
 #define RT_STORE_KIND_MODEL 1u
 
 typedef struct {
@@ -80,6 +80,14 @@ rt_status_t rt_store_append_begin(rt_store_t *s, const rt_store_flash_t *f, uint
 rt_status_t rt_store_append_chunk(rt_store_t *s, const rt_store_flash_t *f, const uint8_t *data,
                                   uint32_t len);
 rt_status_t rt_store_append_end(rt_store_t *s, const rt_store_flash_t *f);
+
+/* Stores a whole item (an upload the core has verified) and finds it again: RT_PRESENT without
+ * writing when the newest live record of that kind and name has the same sha256 (content
+ * addressing), else appends it. On RT_OK/RT_PRESENT, *out is the stored record (data in the
+ * mapped partition). RT_ERR_NO_SPACE when it does not fit. */
+rt_status_t rt_store_put(rt_store_t *s, const rt_store_flash_t *f, uint8_t kind, const char *name,
+                         const uint8_t *data, uint32_t size, const uint8_t sha256[32],
+                         rt_store_record_t *out);
 
 /* Clears the record's live flag (flash bits only go 1 -> 0). */
 rt_status_t rt_store_delete(const rt_store_t *s, const rt_store_flash_t *f, uint32_t offset);

@@ -5,6 +5,8 @@
  *   store_check IMAGE append KIND NAME FILE OUT  append FILE (in 1000-byte chunks) to a copy of
  *                                              IMAGE on a simulated NOR flash, write it to OUT
  *   store_check IMAGE delete OFFSET OUT        clear the live flag of the record at OFFSET
+ *   store_check IMAGE put KIND NAME FILE OUT   rt_store_put (content-addressed), status and the
+ *                                              record's data offset
  * The simulated flash behaves like NOR: erase sets whole 4 KiB sectors to 0xFF, a write can
  * only clear bits (new = old & data).
  */
@@ -103,6 +105,22 @@ int main(int argc, char **argv) {
         free(data);
         printf("status %d\n", (int)st);
         return st == RT_OK ? write_out(argv[6]) : 1;
+    }
+    if (strcmp(argv[2], "put") == 0 && argc == 7) {
+        uint32_t size;
+        uint8_t *data = read_file(argv[5], &size);
+        uint8_t sha[32];
+        proto_sha256_t h;
+        proto_sha256_init(&h);
+        proto_sha256_update(&h, data, size);
+        proto_sha256_final(&h, sha);
+        rt_store_record_t r;
+        rt_status_t st = rt_store_put(&s, &f, (uint8_t)atoi(argv[3]), argv[4], data, size, sha, &r);
+        int same = st <= RT_PRESENT && r.size == size && memcmp(r.data, data, size) == 0;
+        free(data);
+        printf("status %d at %lu same %d\n", (int)st,
+               st <= RT_PRESENT ? (unsigned long)(r.data - g_flash) : 0ul, same);
+        return st <= RT_PRESENT ? write_out(argv[6]) : 1;
     }
     if (strcmp(argv[2], "delete") == 0 && argc == 5) {
         rt_status_t st = rt_store_delete(&s, &f, (uint32_t)strtoul(argv[3], NULL, 0));
