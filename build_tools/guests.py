@@ -89,8 +89,8 @@ def _tool_identity(tool: str) -> str:
 def _input_key(source: Path, argv: list[str]) -> str:
     h = hashlib.sha256()
     h.update(source.read_bytes())
-    for header in sorted(guest_include().glob("*.h")):
-        h.update(header.name.encode())
+    for header in sorted(guest_include().rglob("*.h")):
+        h.update(str(header.relative_to(guest_include())).encode())
         h.update(header.read_bytes())
     h.update("\0".join(argv).encode())
     h.update(_tool_identity(wasi_clang.CLANG).encode())
@@ -111,11 +111,28 @@ def _describe(name: str, wasm: bytes, rel_path: str) -> GuestEntry:
     )
 
 
-def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]:
+@dataclass(frozen=True)
+class GuestKind:
+    """How the guests of one source directory are built."""
+
+    sources: str  # directory under guests/src ("" for the reactor guests themselves)
+    exec_model: str
+    exports: tuple[str, ...] = ()
+
+
+REACTOR = GuestKind("", "reactor")
+# EVP modules (guests/src/evp/): WASI commands exporting malloc/free, as the EVP agent runs them.
+EVP_MODULE = GuestKind("evp", "command", wasi_clang.EVP_MODULE_EXPORTS)
+
+
+def build_guest(
+    name: str, target: Target, out: Path, kind: GuestKind = REACTOR
+) -> tuple[GuestEntry, bool]:
     """Returns the manifest entry and whether the compiler ran."""
-    source = guest_sources() / f"{name}.c"
+    sources = guest_sources() / kind.sources
+    source = sources / f"{name}.c"
     if not source.exists():
-        known = ", ".join(sorted(p.stem for p in guest_sources().glob("*.c")))
+        known = ", ".join(sorted(p.stem for p in sources.glob("*.c")))
         raise TargetError(
             f"{target.source.name}: field 'guests.modules': no guest {name!r}",
             hint=f"guests are {known}",
@@ -123,7 +140,8 @@ def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]
     wasm_path = out / f"{name}.wasm"
     stamp = out / f".{name}.stamp"
     # The key hashes the command line with the final output name: the temporary name is unique.
-    argv = wasi_clang.compile_argv(source, wasm_path, [guest_include()], target.guests)
+    options = {"exec_model": kind.exec_model, "exports": kind.exports}
+    argv = wasi_clang.compile_argv(source, wasm_path, [guest_include()], target.guests, **options)
     key = _input_key(source, argv)
     if wasm_path.exists() and stamp.exists() and stamp.read_text() == key:
         return _describe(name, wasm_path.read_bytes(), wasm_path.name), False
@@ -131,7 +149,7 @@ def build_guest(name: str, target: Target, out: Path) -> tuple[GuestEntry, bool]
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests)
+        wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests, **options)
         wabt.validate(tmp)
         wasm = tmp.read_bytes()
         entry = _describe(name, wasm, wasm_path.name)  # import check before publishing
@@ -163,3 +181,20 @@ def build_guests(target: Target, root: Path | None = None) -> BuildResult:
     if not manifest_path.exists() or manifest_path.read_text() != manifest:
         atomic_write(manifest_path, manifest.encode())
     return result
+
+
+def evp_module_names() -> list[str]:
+    return sorted(p.stem for p in (guest_sources() / EVP_MODULE.sources).glob("*.c"))
+
+
+@locked_build(target_dir)
+def build_evp_modules(target: Target, root: Path | None = None) -> dict[str, Path]:
+    """Builds every EVP module of guests/src/evp/ into <root>/<target>/guests/evp/
+    (incremental); returns name -> .wasm path (what a deployment's downloadUrl points at)."""
+    out = output_dir(target, root) / EVP_MODULE.sources
+    out.mkdir(parents=True, exist_ok=True)
+    built = {}
+    for name in evp_module_names():
+        entry, _ = build_guest(name, target, out, EVP_MODULE)
+        built[name] = out / entry.path
+    return built

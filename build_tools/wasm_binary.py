@@ -154,3 +154,84 @@ def read_module_info(data: bytes, what: str = "module") -> ModuleInfo:
                 exports.append(Export(name, KIND_NAMES.get(kind, f"kind{kind}")))
         r.pos = end
     return ModuleInfo(tuple(imports), tuple(exports))
+
+
+TABLE_EXPORT = "__indirect_function_table"  # the name `wasm-ld --export-table` gives it
+_SECTIONS_AFTER_EXPORT = (8, 9, 12, 10, 11)  # start, element, data count, code, data
+
+
+def _leb_u32(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def with_table_export(data: bytes, what: str = "module") -> bytes:
+    """The module with table 0 exported as `TABLE_EXPORT` (unchanged if it already exports a
+    table or has none).
+
+    A host outside WAMR calls a guest's C function pointers (table indices) through the table;
+    modules built for WAMR hosts do not export it, so the host adds the export to its own copy
+    of the bytes (the sha256 a deployment checks is that of the original file).
+    """
+    r = _Reader(data, what)
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise r.fail("no \\0asm magic or not core wasm 1")
+    r.pos = 8
+    has_table = False
+    export_at: tuple[int, int, int] | None = None  # section start, body start, end
+    insert_at = len(data)
+    while r.pos < len(data):
+        start = r.pos
+        section = r.byte()
+        size = r.u32()
+        body, end = r.pos, r.pos + size
+        if end > len(data):
+            raise r.fail(f"section {section} runs past the end")
+        if section == 4:
+            has_table = r.u32() > 0
+        elif section == 2:
+            for _ in range(r.u32()):
+                r.name()
+                r.name()
+                kind = r.byte()
+                if kind == 0:
+                    r.u32()
+                elif kind == 1:
+                    has_table = True
+                    r.byte()
+                    r.skip_limits()
+                elif kind == 2:
+                    r.skip_limits()
+                else:
+                    r.byte()
+                    r.byte()
+        elif section == 7:
+            export_at = (start, body, end)
+            for _ in range(r.u32()):
+                r.name()
+                if r.byte() == 1:
+                    return data  # a table is exported already
+                r.u32()
+        elif section in _SECTIONS_AFTER_EXPORT and insert_at == len(data):
+            insert_at = start
+        r.pos = end
+    if not has_table:
+        return data
+    name = TABLE_EXPORT.encode()
+    entry = _leb_u32(len(name)) + name + b"\x01" + _leb_u32(0)
+    if export_at is None:
+        payload = _leb_u32(1) + entry
+        section_bytes = b"\x07" + _leb_u32(len(payload)) + payload
+        return data[:insert_at] + section_bytes + data[insert_at:]
+    start, body_start, end = export_at
+    r.pos = body_start
+    count = r.u32()
+    payload = _leb_u32(count + 1) + data[r.pos : end] + entry
+    return data[:start] + b"\x07" + _leb_u32(len(payload)) + payload + data[end:]

@@ -21,8 +21,8 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
-from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN, abi_type
-from ..wasm_binary import FuncType
+from ..guest_abi import ALLOWED_IMPORTS, DEPLOYMENT_ONLY, WASI, WASI_NN, abi_type
+from ..wasm_binary import TABLE_EXPORT, FuncType
 from . import fastcall
 from .loader import GraphLoader
 from .memory import U32_MAX, GuestMemory
@@ -108,6 +108,30 @@ def engine_config() -> wasmtime.Config:
     return config
 
 
+@dataclass(frozen=True)
+class HostImport:
+    """An extra host function for one instance (e.g. the EVP module SDK of a deployment).
+
+    `handler(*args)` gets i32 arguments unsigned ("i") and i64 arguments signed ("I"); an
+    exception it raises ends the guest call (`NestedCallFailed` with that call's result).
+    """
+
+    module: str
+    name: str
+    params: str
+    has_result: bool
+    handler: Callable[..., int | None]
+
+
+class NestedCallFailed(Exception):
+    """A guest function called from inside a host function failed (trap, timeout, exit): the
+    outer guest call ends with the same result."""
+
+    def __init__(self, result: CallResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
 class HostRuntime:
     def __init__(self, registry: ModelRegistry, backend: str, limits: HostLimits) -> None:
         self.engine = wasmtime.Engine(engine_config())
@@ -135,10 +159,18 @@ class HostRuntime:
             self._modules[digest] = module
         return module
 
-    def instantiate(self, name: str, wasm: bytes, fast: bool | None = None) -> HostInstance:
-        """`fast=False` forces wasmtime-py's public call API (comparison, fallback tests)."""
+    def instantiate(
+        self,
+        name: str,
+        wasm: bytes,
+        fast: bool | None = None,
+        imports: list[HostImport] | None = None,
+        limits: HostLimits | None = None,
+    ) -> HostInstance:
+        """`fast=False` forces wasmtime-py's public call API (comparison, fallback tests);
+        `imports` adds host functions for this instance; `limits` overrides the runtime's."""
         self.ticker.start()
-        return HostInstance(self, name, self.compile(name, wasm), fast)
+        return HostInstance(self, name, self.compile(name, wasm), fast, imports, limits)
 
     def close(self) -> None:
         self.ticker.stop()
@@ -186,12 +218,18 @@ def _check_imports(name: str, module: wasmtime.Module) -> None:
 
 class HostInstance:
     def __init__(
-        self, runtime: HostRuntime, name: str, module: wasmtime.Module, fast: bool | None = None
+        self,
+        runtime: HostRuntime,
+        name: str,
+        module: wasmtime.Module,
+        fast: bool | None = None,
+        imports: list[HostImport] | None = None,
+        limits: HostLimits | None = None,
     ) -> None:
         self.runtime = runtime
         self.name = name
         self.store = wasmtime.Store(runtime.engine)
-        limits = runtime.limits
+        self.limits = limits = limits or runtime.limits
         self.store.set_limits(memory_size=limits.memory_bytes)
         self.wasi_state = WasiState()
         self.nn = WasiNn(runtime.loader, limits.max_graphs, limits.max_contexts)
@@ -205,11 +243,27 @@ class HostInstance:
         linker = wasmtime.Linker(runtime.engine)
         # Held for the store's lifetime: the engine calls these callbacks by address.
         self._host_funcs: fastcall.HostFuncs | None = None
+        extra = imports or []
+        _check_provided(name, module, extra)
         if self.fast:
             self._host_funcs = fastcall.HostFuncs(linker, self._pending)
             self._define_fast(self._host_funcs)
+            for imp in extra:
+                self._host_funcs.define(
+                    imp.module, imp.name, imp.params, imp.has_result, _fast_extra(imp.handler)
+                )
         else:
             self._define(linker)
+            for imp in extra:
+                linker.define_func(
+                    imp.module,
+                    imp.name,
+                    wasmtime.FuncType(
+                        [I64 if p == "I" else I32 for p in imp.params],
+                        [I32] if imp.has_result else [],
+                    ),
+                    _slow_extra(imp.handler, imp.params),
+                )
         self.exports: dict[str, Any] = {}
         self._deadline = fastcall.EpochDeadline(self.store) if self.fast else None
         self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
@@ -231,6 +285,8 @@ class HostInstance:
             self._raw_memory = fastcall.RawMemory(self.store, self._memory)
         self.command = "_start" in self.exports
         self.initialized = False
+        table = self.exports.get(TABLE_EXPORT)
+        self._table = table if isinstance(table, wasmtime.Table) else None
 
     # -- host imports ---------------------------------------------------------------------
 
@@ -364,11 +420,32 @@ class HostInstance:
             failed = self.ensure_initialized()
             if failed is not None:
                 return failed
-        ticks = self.runtime.ticker.deadline_ticks(self.runtime.limits.timeout_ms)
+        return self._call(export, func, args)
+
+    def call_table(self, index: int, args: list[int]) -> CallResult:
+        """Calls entry `index` of the guest's function table (a C function pointer), e.g. a
+        callback the guest registered; needs the table exported as `TABLE_EXPORT`."""
+        label = f"function pointer {index}"
+        if self._table is None:
+            return CallResult("error", None, f"{label}: the module exports no function table", 0)
+        try:
+            func = self._table.get(self.store, index)
+        except (wasmtime.WasmtimeError, IndexError, TypeError):
+            func = None
+        if not isinstance(func, wasmtime.Func):
+            return CallResult("error", None, f"{label}: not a function in the table", 0)
+        return self._call(f"table[{index}]", func, args)
+
+    def reset_deadline(self) -> None:
+        """Gives the guest a fresh CPU-time budget (`limits.timeout_ms`) from now."""
+        ticks = self.runtime.ticker.deadline_ticks(self.limits.timeout_ms)
         if self._deadline is not None:
             self._deadline.set(ticks)
         else:
             self.store.set_epoch_deadline(ticks)
+
+    def _call(self, export: str, func: wasmtime.Func, args: list[int]) -> CallResult:
+        self.reset_deadline()
         fast = self._guest_func(export, func)
         self._pending.exc = None
         start = time.perf_counter_ns()
@@ -376,6 +453,8 @@ class HostInstance:
             value = self._invoke(fast, func, args)
         except ProcExit as e:
             return _exited(e, start)
+        except NestedCallFailed as e:
+            return e.result
         except wasmtime.Trap as e:
             # A fast-path host function that raised parked its exception and trapped.
             return self._host_raised(export, start) or self._trap(e, start)
@@ -416,6 +495,8 @@ class HostInstance:
             return None
         if isinstance(exc, ProcExit):
             return _exited(exc, start)
+        if isinstance(exc, NestedCallFailed):
+            return exc.result
         if not isinstance(exc, Exception):
             raise exc  # KeyboardInterrupt and the like belong to the caller
         log.error("%s: host function failed", export, exc_info=exc)
@@ -424,7 +505,7 @@ class HostInstance:
     def _trap(self, e: wasmtime.Trap, start: int) -> CallResult:
         elapsed = _since(start)
         if e.trap_code == wasmtime.TrapCode.INTERRUPT:
-            limit = self.runtime.limits.timeout_ms
+            limit = self.limits.timeout_ms
             return CallResult("timeout", None, f"timeout: call exceeded {limit} ms", elapsed)
         code = e.trap_code
         cause = code.name.lower().replace("_", " ") if code is not None else error_cause(e)
@@ -432,6 +513,32 @@ class HostInstance:
 
     def logs(self) -> bytes:
         return bytes(self.wasi_state.output)
+
+
+def _check_provided(name: str, module: wasmtime.Module, extra: list[HostImport]) -> None:
+    """Imports that only some instances get (the EVP SDK inside a deployment) named clearly."""
+    provided = {(imp.module, imp.name) for imp in extra}
+    for imp in module.imports:
+        if imp.module in DEPLOYMENT_ONLY and (imp.module, imp.name) not in provided:
+            raise GuestError(
+                f"module {name}: import {imp.module}.{imp.name} ({DEPLOYMENT_ONLY[imp.module]}) "
+                "is provided only to the instances of a deployment",
+                hint="run it from a deployment manifest: run TARGET --deployment FILE",
+            )
+
+
+def _fast_extra(handler: Callable[..., int | None]) -> fastcall.HostHandler:
+    def call(_caller: int, args: tuple[int, ...]) -> int | None:
+        return handler(*args)
+
+    return call
+
+
+def _slow_extra(handler: Callable[..., int | None], params: str) -> Callable[..., int | None]:
+    def call(*args: int) -> int | None:
+        return handler(*[a & U32_MAX if p == "i" else a for p, a in zip(params, args, strict=True)])
+
+    return call
 
 
 def _exited(e: ProcExit, start: int) -> CallResult:

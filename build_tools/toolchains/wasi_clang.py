@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..targets import GuestProfile
@@ -14,9 +15,21 @@ INSTALL_HINT = "apt-get install -y clang-19 lld-19 wasi-libc libclang-rt-19-dev-
 FEATURE_FLAGS = ["-mcpu=mvp", "-msign-ext", "-mmutable-globals"]
 
 
+# EVP modules: WASI command modules (main) exporting the allocator the host hands buffers with.
+EVP_MODULE_EXPORTS = ("malloc", "free")
+
+
 def compile_argv(
-    source: Path, output: Path, include_dirs: list[Path], profile: GuestProfile
+    source: Path,
+    output: Path,
+    include_dirs: list[Path],
+    profile: GuestProfile,
+    *,
+    exec_model: str = "reactor",
+    exports: Sequence[str] = (),
 ) -> list[str]:
+    """`exec_model` "reactor" (exports called by the runtime) or "command" (`_start` runs
+    main, as EVP modules do); `exports` adds `-Wl,--export=NAME` for each name."""
     return [
         CLANG,
         "--target=wasm32-wasi",
@@ -24,13 +37,14 @@ def compile_argv(
         # of -Oz code ran 1.41x native against 1.11x for -O2 (tests/bench/bench_wasm2c.py).
         "-O2",
         *FEATURE_FLAGS,
-        "-mexec-model=reactor",
+        f"-mexec-model={exec_model}",
         "-std=c11",
         "-Wall",
         "-Wextra",
         "-Werror",
         *[f"-I{d}" for d in include_dirs],
         "-Wl,--strip-all",
+        *[f"-Wl,--export={name}" for name in exports],
         f"-Wl,-z,stack-size={profile.stack_kib * 1024}",
         f"-Wl,--initial-memory={profile.initial_memory_kib * 1024}",
         f"-Wl,--max-memory={profile.max_memory_kib * 1024}",
@@ -41,9 +55,16 @@ def compile_argv(
 
 
 def compile_guest(
-    source: Path, output: Path, include_dirs: list[Path], profile: GuestProfile
+    source: Path,
+    output: Path,
+    include_dirs: list[Path],
+    profile: GuestProfile,
+    *,
+    exec_model: str = "reactor",
+    exports: Sequence[str] = (),
 ) -> None:
     runner.require(CLANG, INSTALL_HINT)
-    runner.run(
-        compile_argv(source, output, include_dirs, profile), f"compiling guest {source.name}"
+    argv = compile_argv(
+        source, output, include_dirs, profile, exec_model=exec_model, exports=exports
     )
+    runner.run(argv, f"compiling guest {source.name}")

@@ -1,0 +1,368 @@
+"""The EVP module SDK on the Python host: the `env.EVP_*` functions of one module instance.
+
+A module written for the EVP agent runs unchanged (docs/abi.md section 6): it calls
+`EVP_initialize`, registers callbacks (C function pointers = indices into its function table) and
+loops on `EVP_processEvent`, which runs at most one callback per call on the instance's own
+thread. Buffers handed to callbacks are allocated with the module's exported `malloc` and freed
+with its `free` after the callback returns. Routing, queues and stopping belong to the executor
+(`pipeline.py`), reached through the `Port` this client is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+from ..guest_abi import EVP, EVP_SIGNATURES
+from .memory import GuestMemory, OutOfBounds
+from .runtime import CallResult, HostImport, HostInstance, NestedCallFailed
+
+log = logging.getLogger(__name__)
+
+HANDLE = 0x1234  # the constant `struct EVP_client *` the public agent's WAMR glue hands out
+MAX_TELEMETRY_ENTRIES = 1000  # the agent's sanity bound (EVP_TOOBIG above it)
+MAX_STRING = 1 << 16  # topic, key and JSON strings longer than this are EVP_TOOBIG
+
+
+class Result(IntEnum):
+    OK = 0
+    SHOULDEXIT = 1
+    TIMEDOUT = 2
+    ERROR = 3
+    INVAL = 4
+    NOMEM = 5
+    TOOBIG = 6
+    AGAIN = 7
+    AGENT_PROTOCOL_ERROR = 8
+    EXIST = 9
+    FAULT = 10
+    DENIED = 11
+    NOTSUP = 12
+
+
+class Reason(IntEnum):
+    """Callback reasons (message-sent, state, telemetry, RPC response share the values)."""
+
+    SENT = 0
+    ERROR = 1  # message: the alias is not in this instance's publish map; telemetry: bad JSON
+    EXIT = 2
+    DENIED = 3
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as its receiver sees it: the receiver's own subscribe alias and the bytes."""
+
+    alias: str
+    payload: bytes
+
+
+class SendOutcome(IntEnum):
+    QUEUED = 0  # queued for every subscriber (possibly none)
+    UNKNOWN_ALIAS = 1  # not in this instance's publish map: OK, sent-callback with ERROR
+    DENIED = 2  # a subscriber's queue stayed full for the send timeout: EVP_DENIED
+
+
+class Port(Protocol):
+    """What the executor offers one instance (all calls come from the instance's thread)."""
+
+    name: str
+
+    def next_message(self, timeout_s: float | None) -> Message | None:
+        """The next inbound message, or None on timeout or when the instance must stop."""
+
+    def stopping(self) -> bool: ...
+
+    def terminate_now(self) -> bool:
+        """The stop grace period is over: the next EVP call ends the instance."""
+
+    def send_message(self, alias: str, payload: bytes) -> SendOutcome: ...
+
+    def send_state(self, topic: str, payload: bytes) -> None: ...
+
+    def send_telemetry(self, entries: list[tuple[str, Any]]) -> None: ...
+
+    def received(self) -> None:
+        """A message was handed to the module's callback (counted for --messages)."""
+
+
+@dataclass(frozen=True)
+class _Callback:
+    what: str  # for error messages: "message callback", "sent callback", ...
+    func: int  # table index
+    args: tuple[int, ...]
+
+
+class EvpClient:
+    """The SDK state of one module instance: callbacks, pending completions, configuration."""
+
+    def __init__(self, port: Port, config: dict[str, bytes], workspace: str) -> None:
+        self.port = port
+        self.config = dict(config)
+        self.workspace = workspace
+        self.instance: HostInstance | None = None
+        self._message_cb: tuple[int, int] | None = None  # (function, userData)
+        self._config_cb: tuple[int, int] | None = None
+        self._rpc_cb: tuple[int, int] | None = None
+        self._pending: deque[_Callback | tuple[str, bytes]] = deque()
+        self._workspace_ptr = 0
+        self.dropped = 0  # messages that arrived while no message callback was set
+
+    def imports(self) -> list[HostImport]:
+        handlers: dict[str, Callable[..., int]] = {
+            "EVP_initialize": self.initialize,
+            "EVP_getWorkspaceDirectory": self.get_workspace_directory,
+            "EVP_setConfigurationCallback": self.set_configuration_callback,
+            "EVP_setMessageCallback": self.set_message_callback,
+            "EVP_setRpcCallback": self.set_rpc_callback,
+            "EVP_processEvent": self.process_event,
+            "EVP_sendMessage": self.send_message,
+            "EVP_sendState": self.send_state,
+            "EVP_sendTelemetry": self.send_telemetry,
+            "EVP_sendRpcResponse": self.send_rpc_response,
+            "EVP_blobOperation": self.blob_operation,
+        }
+        return [
+            HostImport(EVP, name, params, True, handlers[name])
+            for name, params in EVP_SIGNATURES.items()
+        ]
+
+    def attach(self, instance: HostInstance) -> None:
+        self.instance = instance
+
+    # -- registration ----------------------------------------------------------------------
+
+    def initialize(self) -> int:
+        return HANDLE
+
+    def get_workspace_directory(self, h: int, kind: int) -> int:
+        if h != HANDLE or kind != 0:
+            return int(Result.INVAL)  # as the agent does: an error code in place of a pointer
+        if not self._workspace_ptr:
+            text = self.workspace.encode() + b"\0"
+            ptr = self._malloc(len(text))
+            if not ptr:
+                return 0
+            self._memory().write(ptr, text)
+            self._workspace_ptr = ptr
+        return self._workspace_ptr
+
+    def set_configuration_callback(self, h: int, cb: int, user: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        if self._config_cb is not None:
+            return int(Result.ERROR)
+        self._config_cb = (cb, user)
+        # Delivered on the next EVP_processEvent calls, one topic per call.
+        self._pending.extend(self.config.items())
+        return int(Result.OK)
+
+    def set_message_callback(self, h: int, cb: int, user: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        if self._message_cb is not None:
+            return int(Result.ERROR)
+        self._message_cb = (cb, user)
+        return int(Result.OK)
+
+    def set_rpc_callback(self, h: int, cb: int, user: int) -> int:
+        if h != HANDLE or cb == 0 or self._rpc_cb is not None:
+            return int(Result.INVAL)
+        self._rpc_cb = (cb, user)
+        return int(Result.OK)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def process_event(self, h: int, timeout_ms: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        inst = self._inst()
+        if self.port.terminate_now():
+            raise NestedCallFailed(CallResult("exit", None, "force terminated", 0, exit_code=0))
+        try:
+            if self._pending:
+                self._dispatch(self._pending.popleft())
+                return int(Result.OK)
+            if self.port.stopping():
+                return int(Result.SHOULDEXIT)
+            signed = timeout_ms - (1 << 32) if timeout_ms >= 1 << 31 else timeout_ms
+            message = self.port.next_message(None if signed < 0 else signed / 1000)
+            if message is None:
+                return int(Result.SHOULDEXIT if self.port.stopping() else Result.TIMEDOUT)
+            if self._message_cb is None:
+                self.dropped += 1
+                return int(Result.OK)
+            cb, user = self._message_cb
+            self._deliver("message callback", cb, message.alias, message.payload, user)
+            self.port.received()
+            return int(Result.OK)
+        finally:
+            inst.reset_deadline()  # waiting for events does not count against the guest
+
+    def _dispatch(self, item: _Callback | tuple[str, bytes]) -> None:
+        if isinstance(item, _Callback):
+            self._invoke(item.what, item.func, list(item.args))
+            return
+        if self._config_cb is None:
+            return
+        topic, value = item
+        cb, user = self._config_cb
+        self._deliver("configuration callback", cb, topic, value, user)
+
+    def _deliver(self, what: str, cb: int, topic: str, data: bytes, user: int) -> None:
+        """cb(topic, data, len, userData) with both buffers in one malloc'd block."""
+        name = topic.encode() + b"\0"
+        block = self._malloc(len(name) + len(data))
+        if not block:
+            log.warning("%s: malloc(%d) failed; %s dropped", self.port.name, len(data), what)
+            self.dropped += 1
+            return
+        mem = self._memory()
+        mem.write(block, name)
+        if data:
+            mem.write(block + len(name), data)
+        try:
+            self._invoke(what, cb, [block, block + len(name), len(data), user])
+        finally:
+            self._free(block)
+
+    def _complete(self, what: str, cb: int, reason: Reason, user: int) -> None:
+        if cb:
+            self._pending.append(_Callback(what, cb, (int(reason), user)))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send_message(self, h: int, topic: int, buf: int, n: int, cb: int, user: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        try:
+            alias = self._string(topic)
+            payload = self._memory().view(buf, n).tobytes()
+        except OutOfBounds:
+            return int(Result.FAULT)
+        except ValueError:
+            return int(Result.TOOBIG)
+        outcome = self.port.send_message(alias, payload)
+        self._inst().reset_deadline()  # time blocked on a full queue is the host's
+        if outcome is SendOutcome.DENIED:
+            return int(Result.DENIED)
+        reason = Reason.SENT if outcome is SendOutcome.QUEUED else Reason.ERROR
+        self._complete("message-sent callback", cb, reason, user)
+        return int(Result.OK)
+
+    def send_state(self, h: int, topic: int, buf: int, n: int, cb: int, user: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        try:
+            name = self._string(topic)
+            payload = self._memory().view(buf, n).tobytes()
+        except OutOfBounds:
+            return int(Result.FAULT)
+        except ValueError:
+            return int(Result.TOOBIG)
+        self.port.send_state(name, payload)
+        self._complete("state callback", cb, Reason.SENT, user)
+        return int(Result.OK)
+
+    def send_telemetry(self, h: int, entries: int, n: int, cb: int, user: int) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        if n > MAX_TELEMETRY_ENTRIES:
+            return int(Result.TOOBIG)
+        try:
+            words = self._memory().u32s(entries, 2 * n)
+            pairs = [
+                (self._string(int(words[2 * i])), self._string(int(words[2 * i + 1])))
+                for i in range(n)
+            ]
+        except OutOfBounds:
+            return int(Result.FAULT)
+        except ValueError:
+            return int(Result.TOOBIG)
+        try:
+            parsed = [(key, json.loads(value)) for key, value in pairs]
+        except json.JSONDecodeError:
+            self._complete("telemetry callback", cb, Reason.ERROR, user)
+            return int(Result.OK)
+        self.port.send_telemetry(parsed)
+        self._complete("telemetry callback", cb, Reason.SENT, user)
+        return int(Result.OK)
+
+    def send_rpc_response(
+        self, h: int, _id: int, response: int, _status: int, cb: int, user: int
+    ) -> int:
+        if h != HANDLE:
+            return int(Result.INVAL)
+        if response == 0:
+            return int(Result.INVAL)
+        # No RPC requests reach instances on this host (no hub): no id can be pending.
+        self._complete("RPC response callback", cb, Reason.ERROR, user)
+        return int(Result.OK)
+
+    def blob_operation(self, h: int, *_args: int) -> int:
+        return int(Result.INVAL if h != HANDLE else Result.NOTSUP)
+
+    # -- guest access ----------------------------------------------------------------------
+
+    def _inst(self) -> HostInstance:
+        if self.instance is None:
+            raise RuntimeError("EVP client used before its instance was attached")
+        return self.instance
+
+    def _memory(self) -> GuestMemory:
+        inst = self._inst()
+        mem = inst.memory_view(inst.store)
+        if mem is None:
+            raise OutOfBounds("the module exports no memory")
+        return mem
+
+    def _string(self, ptr: int) -> str:
+        """A NUL-terminated UTF-8 string in guest memory (ValueError when too long or bad)."""
+        mem = self._memory()
+        mem.check(ptr, 1)
+        end = min(ptr + MAX_STRING, mem.size)
+        chunk = 64
+        while True:
+            stop = min(ptr + chunk, end)
+            raw = mem.bytes[ptr:stop].tobytes()
+            nul = raw.find(b"\0")
+            if nul >= 0:
+                return raw[:nul].decode("utf-8", errors="replace")
+            if stop >= end:
+                if end == mem.size:
+                    raise OutOfBounds(f"string at {ptr:#x} runs past the end of memory")
+                raise ValueError(f"string at {ptr:#x} is longer than {MAX_STRING} bytes")
+            chunk *= 8
+
+    def _malloc(self, n: int) -> int:
+        result = self._inst().call("malloc", [max(n, 1)])
+        if result.status != "ok":
+            raise NestedCallFailed(_named(result, "malloc"))
+        return (result.value or 0) & 0xFFFFFFFF
+
+    def _free(self, ptr: int) -> None:
+        result = self._inst().call("free", [ptr])
+        if result.status != "ok":
+            raise NestedCallFailed(_named(result, "free"))
+
+    def _invoke(self, what: str, func: int, args: list[int]) -> None:
+        inst = self._inst()
+        result = inst.call_table(func, args)
+        if result.status != "ok":
+            raise NestedCallFailed(_named(result, what))
+        inst.reset_deadline()
+
+
+def _named(result: CallResult, what: str) -> CallResult:
+    return CallResult(
+        result.status,
+        result.value,
+        f"{what}: {result.message}",
+        result.elapsed_us,
+        result.exit_code,
+    )
