@@ -1,12 +1,16 @@
 """`run TARGET GUEST [EXPORT [ARGS...]]`: run one export of a guest on a target's runtime.
+`run TARGET --deployment FILE [--input TOPIC=FILE] [--for S | --messages N]`: run a pipeline.
 
 Guest output goes to stdout; the exit code is the guest's (proc_exit code, 1 on a trap, a
-timeout or an error, with the cause on stderr).
+timeout or an error, with the cause on stderr). A deployment prints its state and telemetry as
+JSON lines while it runs, then every instance's output and `{"deploymentStatus": ...}`; the exit
+code is 0 when every instance ran without failing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,18 +147,47 @@ class RunCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("target")
-        parser.add_argument("guest", help="guest name, or a path to a .wasm file")
+        parser.add_argument("guest", nargs="?", help="guest name, or a path to a .wasm file")
         parser.add_argument("export", nargs="?", help="reactor export to call (default: _start)")
         parser.add_argument(
             "args", nargs="*", help="i32 arguments; @input / @input_len with --input"
         )
-        parser.add_argument("--input", type=Path, help="file written into guest memory via alloc()")
+        parser.add_argument(
+            "--input",
+            action="append",
+            default=[],
+            help="guest: FILE written into guest memory via alloc(); "
+            "deployment: TOPIC=FILE published on TOPIC at start (repeatable)",
+        )
+        parser.add_argument(
+            "--deployment", type=Path, metavar="FILE", help="run a deployment manifest (EVP shape)"
+        )
+        until = parser.add_mutually_exclusive_group()
+        until.add_argument(
+            "--for", dest="seconds", type=float, metavar="SECONDS", help="deployment: run time"
+        )
+        until.add_argument(
+            "--messages",
+            type=int,
+            metavar="N",
+            help="deployment: stop once the sink instances (those publishing nothing) received N",
+        )
         add_host_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.deployment is not None:
+            if args.guest is not None:
+                raise BuildToolsError("give either a guest or --deployment, not both")
+            return run_deployment(args)
+        if args.guest is None:
+            raise BuildToolsError("nothing to run: give a guest or --deployment FILE")
+        if args.seconds is not None or args.messages is not None:
+            raise BuildToolsError("--for and --messages apply to --deployment only")
+        if len(args.input) > 1:
+            raise BuildToolsError("a guest takes one --input FILE")
         target = selected_target(args)
         options = device_options(args, target)
-        data = read_input(args.input, target) if args.input is not None else None
+        data = read_input(Path(args.input[0]), target) if args.input else None
         # Arguments are checked before anything is built or started (addresses come later).
         for a in args.args:
             parse_arg(a, 0, 0)
@@ -188,3 +221,58 @@ def report(outcome: CallOutcome, export: str) -> int:
         message = f"{export}: {message}"
     print(f"error: {message}", file=sys.stderr)
     return 1
+
+
+def run_deployment(args: argparse.Namespace) -> int:
+    from ..deployment import load_deployment
+    from ..devices.host import runtime_for
+    from ..host.pipeline import Pipeline, PipelineEvent
+
+    target = selected_target(args)
+    if target.runtime.kind != "python-host":
+        raise BuildToolsError(
+            f"target {target.name}: deployments run on the Python host only for now "
+            f"(this target's runtime is {target.runtime.kind})",
+            hint="run it on the host target",
+        )
+    deployment = load_deployment(args.deployment)
+    inputs = [_topic_input(text, target) for text in args.input]
+
+    def show(event: PipelineEvent) -> None:
+        # Uplink shapes of EVP2: state/<instance>/<topic> and <instance>/<key> telemetry.
+        if event.kind == "state":
+            value = event.data["value"].decode("utf-8", errors="replace")
+            line = {"state": {f"state/{event.instance}/{event.data['topic']}": value}}
+        elif event.kind == "telemetry":
+            line = {"telemetry": {f"{event.instance}/{k}": v for k, v in event.data.items()}}
+        else:
+            print(f"instance {event.instance}: {event.kind}: {event.data}", file=sys.stderr)
+            return
+        print(json.dumps(line), flush=True)
+
+    runtime = runtime_for(target, device_options(args, target))
+    pipeline = Pipeline(deployment, runtime, target.name, on_event=show)
+    try:
+        pipeline.start()
+        for topic, data in inputs:
+            pipeline.inject(topic, data)
+        pipeline.wait(seconds=args.seconds, messages=args.messages)
+        status = pipeline.status()
+    finally:
+        pipeline.stop()
+        runtime.close()
+    for name in deployment.instances:
+        for line in pipeline.logs(name).decode("utf-8", errors="replace").splitlines():
+            print(f"[{name}] {line}")
+    print(json.dumps({"deploymentStatus": status}))
+    failed = status["reconcileStatus"] != "ok" or any(
+        i["status"] == "error" for i in status["instances"].values()
+    )
+    return 1 if failed else 0
+
+
+def _topic_input(text: str, target: Target) -> tuple[str, bytes]:
+    topic, sep, file = text.partition("=")
+    if not sep or not topic or not file:
+        raise BuildToolsError(f"--input {text!r}: a deployment takes --input TOPIC=FILE")
+    return topic, read_input(Path(file), target)

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildToolsError
-from .validate import PROJECT_KEY, cross_references, duplicates, parse_json, validate_shape
+from .validate import (
+    PROJECT_KEY,
+    cross_references,
+    duplicates,
+    parse_json,
+    type_name,
+    validate_shape,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +154,7 @@ def parse_deployment(
         errors += duplicates(raw, path)
     elif not isinstance(raw, dict):
         errors.append(
-            f"$.deployment: expected an object (EVP2) or a string (EVP1), got {type(raw).__name__}"
+            f"$.deployment: expected an object (EVP2) or a string (EVP1), got {type_name(raw)}"
         )
         _raise(source, errors)
     errors += validate_shape(raw, "deploymentEvp1" if version == 1 else "deployment", path)

@@ -69,7 +69,7 @@ def child(path: str, key: str | int) -> str:
     return f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{json.dumps(key)}]"
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     return _TYPE_NAMES.get(type(value), type(value).__name__)
@@ -101,7 +101,7 @@ class SchemaValidator:
         expected = node.get("type")
         if expected is not None and not _is_type(value, expected):
             article = "an" if expected[0] in "aeiou" else "a"
-            self.errors.append(f"{path}: expected {article} {expected}, got {_type_name(value)}")
+            self.errors.append(f"{path}: expected {article} {expected}, got {type_name(value)}")
             return
         if "enum" in node and value not in node["enum"]:
             allowed = ", ".join(str(v) for v in node["enum"])

@@ -60,6 +60,7 @@ class _Worker:
     sent: int = 0  # messages it queued (all receivers counted once)
     denied: int = 0
     dropped: int = 0  # messages to it dropped because it had stopped for good
+    max_queued: int = 0  # high-water mark of its inbound queue
     logs: bytearray = field(default_factory=bytearray)
     thread: threading.Thread | None = None
 
@@ -291,6 +292,7 @@ class Pipeline:
             for worker, message in targets:
                 if worker.accepting:
                     worker.queue.append(message)
+                    worker.max_queued = max(worker.max_queued, len(worker.queue))
                 else:
                     worker.dropped += 1
             self._cond.notify_all()
@@ -318,11 +320,13 @@ class Pipeline:
     def _state(self, instance: str, topic: str, payload: bytes) -> None:
         with self._cond:
             self.states[(instance, topic)] = payload
+            self._cond.notify_all()
         self._emit("state", instance, {"topic": topic, "value": payload})
 
     def _telemetry(self, instance: str, entries: list[tuple[str, Any]]) -> None:
         with self._cond:
             self.telemetry.extend((instance, key, value) for key, value in entries)
+            self._cond.notify_all()
         self._emit("telemetry", instance, dict(entries))
 
     def _emit(self, kind: str, instance: str, data: Any) -> None:
@@ -414,6 +418,7 @@ class Pipeline:
                     "denied": w.denied,
                     "dropped": w.dropped,
                     "queued": len(w.queue),
+                    "max_queued": w.max_queued,
                     "restarts": w.restarts,
                 }
                 for name, w in self._workers.items()
