@@ -1,0 +1,134 @@
+"""Pipeline benchmark (not collected by pytest: a measurement, not a timed test).
+
+    .venv/bin/python tests/bench/bench_pipeline.py [-n MESSAGES] [--repeat R]
+
+Runs the EVP modules of guests/src/evp/ on the Python host, side by side in one process:
+  2-stage  source -> sink               (1 hop per message)
+  3-stage  source -> relay -> sink      (2 hops per message)
+each with the ctypes fast call path and with wasmtime-py's public API. Reports messages per
+second end to end, and the cost of one hop as the 3-stage time minus the 2-stage time per
+message (the source and sink work cancels out). A hop is: EVP_sendMessage (copy out, route,
+queue, wake the receiver's thread), EVP_processEvent on the receiver, malloc + callback through
+the function table + free. A direct guest export call is timed as the unit of comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from build_tools.deployment import parse_deployment
+from build_tools.devices.host import runtime_for
+from build_tools.guests import build_evp_modules, build_guests
+from build_tools.host.pipeline import Pipeline
+from build_tools.targets import load_target
+
+
+def _module(path: Path) -> dict[str, str]:
+    return {
+        "moduleImpl": "wasm",
+        "downloadUrl": path.resolve().as_uri(),
+        "hash": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def _manifest(modules: dict[str, Path], stages: int, n: int) -> dict[str, Any]:
+    specs: dict[str, Any] = {
+        "source": {"moduleId": "src", "publish": {"out": "t0-pub"}, "subscribe": {}}
+    }
+    project: dict[str, Any] = {"source": {"config": {"count": n}}}
+    for i in range(1, stages - 1):
+        specs[f"relay{i}"] = {
+            "moduleId": "snk",
+            "publish": {"out": f"t{i}-pub"},
+            "subscribe": {"in": f"t{i - 1}-sub"},
+        }
+        project[f"relay{i}"] = {"config": {"forward_to": "out", "report": 0}}
+    specs["sink"] = {"moduleId": "snk", "publish": {}, "subscribe": {"in": f"t{stages - 2}-sub"}}
+    project["sink"] = {"config": {"report": 0}}
+    topics = range(stages - 1)
+    return {
+        "deployment": {
+            "deploymentId": f"bench-{stages}",
+            "instanceSpecs": specs,
+            "modules": {"src": _module(modules["evp_source"]), "snk": _module(modules["evp_sink"])},
+            "publishTopics": {f"t{i}-pub": {"type": "local", "topic": f"t{i}"} for i in topics},
+            "subscribeTopics": {f"t{i}-sub": {"type": "local", "topic": f"t{i}"} for i in topics},
+            "x-build-tools": {"instances": project},
+        }
+    }
+
+
+def run_once(modules: dict[str, Path], stages: int, n: int, fast: bool) -> float:
+    target = load_target("host")
+    runtime = runtime_for(target, {})
+    runtime.fastcall = runtime.fastcall and fast
+    pipeline = Pipeline(
+        parse_deployment(json.dumps(_manifest(modules, stages, n))), runtime, "host"
+    )
+    try:
+        start = time.perf_counter()
+        pipeline.start()
+        if not pipeline.wait(seconds=600, messages=n):
+            raise SystemExit(
+                f"{stages}-stage pipeline did not deliver {n} messages: {pipeline.stats()}"
+            )
+        return time.perf_counter() - start
+    finally:
+        pipeline.stop()
+        runtime.close()
+
+
+def direct_call_us(fast: bool, calls: int = 20000) -> float:
+    target = load_target("host")
+    built = build_guests(target)
+    wasm = next((built.directory / g.path).read_bytes() for g in built.guests if g.name == "hello")
+    runtime = runtime_for(target, {})
+    runtime.fastcall = runtime.fastcall and fast
+    try:
+        inst = runtime.instantiate("hello", wasm)
+        inst.call("add", [1, 2])
+        start = time.perf_counter()
+        for _ in range(calls):
+            inst.call("add", [1, 2])
+        return (time.perf_counter() - start) / calls * 1e6
+    finally:
+        runtime.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", "--messages", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    modules = build_evp_modules(load_target("host"))
+    n = args.messages
+    results: dict[str, Any] = {"messages": n, "repeat": args.repeat}
+    for label, fast in (("fast", True), ("public_api", False)):
+        times = {
+            stages: statistics.median(
+                run_once(modules, stages, n, fast) for _ in range(args.repeat)
+            )
+            for stages in (2, 3)
+        }
+        hop_us = (times[3] - times[2]) / n * 1e6
+        call_us = direct_call_us(fast)
+        results[label] = {
+            "two_stage_msgs_per_s": round(n / times[2]),
+            "three_stage_msgs_per_s": round(n / times[3]),
+            "hop_us": round(hop_us, 1),
+            "direct_export_call_us": round(call_us, 2),
+            "hop_over_direct_call": round(hop_us / call_us, 1),
+        }
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
