@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 
 from .. import firmware
 from ..errors import BuildToolsError
-from ..guests import build_guests
+from ..guests import build_evp_modules, build_guests
+from ..targets import Target
 from . import Command
 from .run import add_runtime_selection, selected_target
 
@@ -20,6 +22,11 @@ class BuildCommand(Command):
         parser.add_argument("target")
         parser.add_argument("--json", action="store_true", help="print the build manifest as JSON")
         add_runtime_selection(parser)
+        parser.add_argument(
+            "--evp",
+            action="store_true",
+            help="also build the EVP modules of guests/src/evp/ (downloadUrl + hash for a deployment)",
+        )
         parser.add_argument(
             "--sanitize",
             action="store_true",
@@ -46,13 +53,31 @@ class BuildCommand(Command):
                 print(json.dumps(result.manifest(), indent=2))
             return 0
         image = builder.build(target, result, sanitize=args.sanitize) if builder else None
+        evp = _evp_modules(target) if args.evp else {}
         if args.json:
-            print(json.dumps(result.manifest(), indent=2))
+            manifest = result.manifest()
+            if args.evp:
+                manifest["evp_modules"] = evp
+            print(json.dumps(manifest, indent=2))
             return 0
         rebuilt = ", ".join(result.compiled) or "nothing (up to date)"
         print(f"{target.name}: guests in {result.directory} (rebuilt: {rebuilt})")
         for g in result.guests:
             print(f"  {g.name:<10} {g.size:>7} B  sha256 {g.sha256[:16]}  imports {len(g.imports)}")
+        for name, m in evp.items():
+            print(f"  evp module {name}: {m['downloadUrl']}  sha256 {m['hash']}")
         if builder is not None and image is not None:
             print(builder.describe(image))
         return 0
+
+
+def _evp_modules(target: Target) -> dict[str, dict[str, str]]:
+    """name -> the manifest fields (moduleImpl, downloadUrl, hash) of each built EVP module."""
+    return {
+        name: {
+            "moduleImpl": "wasm",
+            "downloadUrl": path.resolve().as_uri(),
+            "hash": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
+        for name, path in build_evp_modules(target).items()
+    }

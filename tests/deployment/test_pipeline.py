@@ -400,3 +400,18 @@ def test_run_command_bad_manifest_is_one_line(capsys: pytest.CaptureFixture[str]
         f"error: {path}: $.deployment.instanceSpecs.sink_instance.moduleId: unknown module "
         '"sink-modul"\n'
     )
+
+
+def test_memory_limit_per_instance(evp_modules: dict[str, Path], run_pipeline: RunPipeline) -> None:
+    m = manifest(
+        evp_modules,
+        {"dst": (SINK, {}, {"in": "t"})},
+        {"dst": {"limits": {"memoryKiB": 128}}},
+    )
+    p = run_pipeline(m)
+    p.inject("t", bytes(256 * 1024))  # the module's malloc cannot grow memory past 128 KiB
+    p.inject("t", b"small")
+    wait_state(p, "dst", "received", "n=1 topic=in last=small")
+    assert p.status()["instances"]["dst"]["status"] == "ok"
+    p.stop()
+    assert p.stats()["dst"]["dropped"] == 1
