@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 HANDLE = 0x1234  # the constant `struct EVP_client *` the public agent's WAMR glue hands out
 MAX_TELEMETRY_ENTRIES = 1000  # the agent's sanity bound (EVP_TOOBIG above it)
 MAX_STRING = 1 << 16  # topic, key and JSON strings longer than this are EVP_TOOBIG
+WAITED_S = 0.001  # a send that took longer waited for room: the guest gets a fresh budget
 
 
 class Result(IntEnum):
@@ -184,25 +186,28 @@ class EvpClient:
         inst = self._inst()
         if self.port.terminate_now():
             raise NestedCallFailed(CallResult("exit", None, "force terminated", 0, exit_code=0))
-        try:
-            if self._pending:
-                self._dispatch(self._pending.popleft())
-                return int(Result.OK)
-            if self.port.stopping():
-                return int(Result.SHOULDEXIT)
-            signed = timeout_ms - (1 << 32) if timeout_ms >= 1 << 31 else timeout_ms
-            message = self.port.next_message(None if signed < 0 else signed / 1000)
-            if message is None:
-                return int(Result.SHOULDEXIT if self.port.stopping() else Result.TIMEDOUT)
-            if self._message_cb is None:
-                self.dropped += 1
-                return int(Result.OK)
-            cb, user = self._message_cb
-            self._deliver("message callback", cb, message.alias, message.payload, user)
-            self.port.received()
+        # The budget is renewed once the event is known (waiting does not count against the
+        # guest; the callback runs under it) and again when the guest's main loop resumes.
+        if self._pending:
+            inst.reset_deadline()
+            self._dispatch(self._pending.popleft())
+            inst.reset_deadline()
             return int(Result.OK)
-        finally:
-            inst.reset_deadline()  # waiting for events does not count against the guest
+        if self.port.stopping():
+            return int(Result.SHOULDEXIT)
+        signed = timeout_ms - (1 << 32) if timeout_ms >= 1 << 31 else timeout_ms
+        message = self.port.next_message(None if signed < 0 else signed / 1000)
+        inst.reset_deadline()
+        if message is None:
+            return int(Result.SHOULDEXIT if self.port.stopping() else Result.TIMEDOUT)
+        if self._message_cb is None:
+            self.dropped += 1
+            return int(Result.OK)
+        cb, user = self._message_cb
+        self._deliver("message callback", cb, message.alias, message.payload, user)
+        self.port.received()
+        inst.reset_deadline()
+        return int(Result.OK)
 
     def _dispatch(self, item: _Callback | tuple[str, bytes]) -> None:
         if isinstance(item, _Callback):
@@ -226,10 +231,9 @@ class EvpClient:
         mem.write(block, name)
         if data:
             mem.write(block + len(name), data)
-        try:
-            self._invoke(what, cb, [block, block + len(name), len(data), user])
-        finally:
-            self._free(block)
+        # A failing callback ends the instance: its memory goes with it, no free needed.
+        self._invoke(what, cb, [block, block + len(name), len(data), user])
+        self._free(block)
 
     def _complete(self, what: str, cb: int, reason: Reason, user: int) -> None:
         if cb:
@@ -247,8 +251,10 @@ class EvpClient:
             return int(Result.FAULT)
         except ValueError:
             return int(Result.TOOBIG)
+        start = time.monotonic()
         outcome = self.port.send_message(alias, payload)
-        self._inst().reset_deadline()  # time blocked on a full queue is the host's
+        if time.monotonic() - start > WAITED_S:
+            self._inst().reset_deadline()  # time blocked on a full queue is the host's
         if outcome is SendOutcome.DENIED:
             return int(Result.DENIED)
         reason = Reason.SENT if outcome is SendOutcome.QUEUED else Reason.ERROR
@@ -340,22 +346,20 @@ class EvpClient:
             chunk *= 8
 
     def _malloc(self, n: int) -> int:
-        result = self._inst().call("malloc", [max(n, 1)])
+        result = self._inst().call("malloc", [max(n, 1)], nested=True)
         if result.status != "ok":
             raise NestedCallFailed(_named(result, "malloc"))
         return (result.value or 0) & 0xFFFFFFFF
 
     def _free(self, ptr: int) -> None:
-        result = self._inst().call("free", [ptr])
+        result = self._inst().call("free", [ptr], nested=True)
         if result.status != "ok":
             raise NestedCallFailed(_named(result, "free"))
 
     def _invoke(self, what: str, func: int, args: list[int]) -> None:
-        inst = self._inst()
-        result = inst.call_table(func, args)
+        result = self._inst().call_table(func, args, nested=True)
         if result.status != "ok":
             raise NestedCallFailed(_named(result, what))
-        inst.reset_deadline()
 
 
 def _named(result: CallResult, what: str) -> CallResult:

@@ -88,12 +88,15 @@ class _Lib:
             _VP,
             [_VP, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VP, _CALLBACK, _VP, _VP],
         )
-        self.caller_context = _fn(dll, "wasmtime_caller_context", _VP, [_VP])
-        self.memory_data = _fn(dll, "wasmtime_memory_data", _VP, [_VP, _VP])
-        self.memory_size = _fn(dll, "wasmtime_memory_data_size", _SIZE, [_VP, _VP])
+        # Accessors that return at once are called holding the GIL: releasing it around a
+        # call of nanoseconds costs a GIL hand-off (tens of us) when other threads run guests.
+        quick = ctypes.PyDLL(dll._name, handle=dll._handle)
+        self.caller_context = _fn(quick, "wasmtime_caller_context", _VP, [_VP])
+        self.memory_data = _fn(quick, "wasmtime_memory_data", _VP, [_VP, _VP])
+        self.memory_size = _fn(quick, "wasmtime_memory_data_size", _SIZE, [_VP, _VP])
         self.trap_new = _fn(dll, "wasmtime_trap_new", _VP, [ctypes.c_char_p, _SIZE])
         self.set_deadline = _fn(
-            dll, "wasmtime_context_set_epoch_deadline", None, [_VP, ctypes.c_uint64]
+            quick, "wasmtime_context_set_epoch_deadline", None, [_VP, ctypes.c_uint64]
         )
 
     @classmethod

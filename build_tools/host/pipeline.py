@@ -49,6 +49,8 @@ class PipelineEvent:
 @dataclass
 class _Worker:
     spec: InstanceSpec
+    items: threading.Condition  # its queue got a message (or the deployment is stopping)
+    room: threading.Condition  # its queue has room again (or it stopped for good)
     wasm: bytes = b""
     limits: HostLimits | None = None
     queue: deque[Message] = field(default_factory=deque)
@@ -111,8 +113,14 @@ class Pipeline:
         self.on_event = on_event
         self._routes = deployment.routes()
         self._subscribers = deployment.subscribers()
-        self._cond = threading.Condition()
-        self._workers = {name: _Worker(spec) for name, spec in deployment.instances.items()}
+        # One lock; _cond wakes whoever waits for status and counters, and each worker has its
+        # own conditions so a message wakes its receiver only.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._workers = {
+            name: _Worker(spec, threading.Condition(self._lock), threading.Condition(self._lock))
+            for name, spec in deployment.instances.items()
+        }
         self._modules: dict[str, dict[str, str]] = {
             mid: {"status": "unknown"} for mid in deployment.modules
         }
@@ -243,6 +251,7 @@ class Pipeline:
             worker.accepting = False
             worker.dropped += len(worker.queue)
             worker.queue.clear()
+            worker.room.notify_all()
             self._cond.notify_all()
 
     def _set(self, worker: _Worker, state: str, failure: str | None) -> None:
@@ -276,36 +285,37 @@ class Pipeline:
         wait_s = max(w.spec.limits.send_timeout_ms for w, _ in targets) / 1000
         deadline = time.monotonic() + wait_s
 
-        def room() -> bool:
-            return self._stopping or all(
-                not w.accepting or len(w.queue) < w.spec.limits.queue_depth for w, _ in targets
-            )
+        def full() -> _Worker | None:
+            for w, _ in targets:
+                if w.accepting and len(w.queue) >= w.spec.limits.queue_depth:
+                    return w
+            return None
 
-        with self._cond:
-            while not room():
+        with self._lock:
+            while not self._stopping and (blocking := full()) is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return SendOutcome.DENIED
-                self._cond.wait(left)
+                blocking.room.wait(left)
             if self._stopping:
                 return SendOutcome.DENIED
             for worker, message in targets:
                 if worker.accepting:
                     worker.queue.append(message)
                     worker.max_queued = max(worker.max_queued, len(worker.queue))
+                    worker.items.notify()
                 else:
                     worker.dropped += 1
-            self._cond.notify_all()
         return SendOutcome.QUEUED
 
     def _next_message(self, worker: _Worker, timeout_s: float | None) -> Message | None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: worker.queue or self._stopping, timeout_s):
+        with self._lock:
+            if not worker.items.wait_for(lambda: worker.queue or self._stopping, timeout_s):
                 return None
             if self._stopping or not worker.queue:
                 return None
             message = worker.queue.popleft()
-            self._cond.notify_all()  # a sender may be waiting for room
+            worker.room.notify_all()  # senders may be waiting for room
             return message
 
     def _received(self, worker: _Worker) -> None:
@@ -371,9 +381,12 @@ class Pipeline:
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """EVP_processEvent returns EVP_SHOULDEXIT; instances still running after the grace
         period are terminated at their next EVP call (or by their CPU-time limit)."""
-        with self._cond:
+        with self._lock:
             self._stopping = True
             self._cond.notify_all()
+            for worker in self._workers.values():
+                worker.items.notify_all()
+                worker.room.notify_all()
         deadline = time.monotonic() + grace_s
         for worker in self._workers.values():
             if worker.thread is not None:

@@ -287,6 +287,7 @@ class HostInstance:
         self.initialized = False
         table = self.exports.get(TABLE_EXPORT)
         self._table = table if isinstance(table, wasmtime.Table) else None
+        self._table_funcs: dict[int, wasmtime.Func] = {}  # guests do not rewrite their table
 
     # -- host imports ---------------------------------------------------------------------
 
@@ -412,7 +413,9 @@ class HostInstance:
         result = self.call("_initialize", [])
         return None if result.status == "ok" else result
 
-    def call(self, export: str, args: list[int]) -> CallResult:
+    def call(self, export: str, args: list[int], *, nested: bool = False) -> CallResult:
+        """`nested`: called from inside a host function; runs under the CPU-time budget of the
+        guest call in progress instead of starting a new one."""
         func = self.exports.get(export)
         if not isinstance(func, wasmtime.Func):
             return CallResult("error", None, f"{self.name} has no exported function {export!r}", 0)
@@ -420,21 +423,26 @@ class HostInstance:
             failed = self.ensure_initialized()
             if failed is not None:
                 return failed
-        return self._call(export, func, args)
+        return self._call(export, func, args, nested)
 
-    def call_table(self, index: int, args: list[int]) -> CallResult:
+    def call_table(self, index: int, args: list[int], *, nested: bool = False) -> CallResult:
         """Calls entry `index` of the guest's function table (a C function pointer), e.g. a
         callback the guest registered; needs the table exported as `TABLE_EXPORT`."""
         label = f"function pointer {index}"
-        if self._table is None:
-            return CallResult("error", None, f"{label}: the module exports no function table", 0)
-        try:
-            func = self._table.get(self.store, index)
-        except (wasmtime.WasmtimeError, IndexError, TypeError):
-            func = None
-        if not isinstance(func, wasmtime.Func):
-            return CallResult("error", None, f"{label}: not a function in the table", 0)
-        return self._call(f"table[{index}]", func, args)
+        func = self._table_funcs.get(index)
+        if func is None:
+            if self._table is None:
+                return CallResult(
+                    "error", None, f"{label}: the module exports no function table", 0
+                )
+            try:
+                found = self._table.get(self.store, index)
+            except (wasmtime.WasmtimeError, IndexError, TypeError):
+                found = None
+            if not isinstance(found, wasmtime.Func):
+                return CallResult("error", None, f"{label}: not a function in the table", 0)
+            func = self._table_funcs[index] = found
+        return self._call(f"table[{index}]", func, args, nested)
 
     def reset_deadline(self) -> None:
         """Gives the guest a fresh CPU-time budget (`limits.timeout_ms`) from now."""
@@ -444,8 +452,11 @@ class HostInstance:
         else:
             self.store.set_epoch_deadline(ticks)
 
-    def _call(self, export: str, func: wasmtime.Func, args: list[int]) -> CallResult:
-        self.reset_deadline()
+    def _call(
+        self, export: str, func: wasmtime.Func, args: list[int], nested: bool = False
+    ) -> CallResult:
+        if not nested:
+            self.reset_deadline()
         fast = self._guest_func(export, func)
         self._pending.exc = None
         start = time.perf_counter_ns()
