@@ -146,7 +146,7 @@ def test_unknown_alias_is_ok_with_error_reason(
 def test_backpressure_bounds_the_queue_and_paces_the_sender(
     evp_modules: dict[str, Path], run_pipeline: RunPipeline
 ) -> None:
-    count, delay_ms = 30, 10
+    count, delay_ms = 20, 40  # the source makes a message in far less than 40 ms
     m = manifest(
         evp_modules,
         {"src": (SRC, {"out": "t"}, {}), "slow": (SINK, {}, {"in": "t"})},
@@ -415,3 +415,17 @@ def test_memory_limit_per_instance(evp_modules: dict[str, Path], run_pipeline: R
     assert p.status()["instances"]["dst"]["status"] == "ok"
     p.stop()
     assert p.stats()["dst"]["dropped"] == 1
+
+
+def test_run_command_deployment_on_a_c_runtime_target_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from build_tools.cli import run as cli_run
+
+    path = MANIFESTS / "good" / "evp2_public_example.json"
+    assert cli_run(["run", "qemu-rv32", "--deployment", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "error: target qemu-rv32: deployments run on the Python host only for now "
+        "(this target's runtime is c)"
+    )
