@@ -1,5 +1,5 @@
-"""The imports a guest may use: the allow-list of docs/abi.md (sections 3 and 4), from the ABI
-table."""
+"""The imports a guest may use: the allow-list of docs/abi.md (sections 3, 4 and 6), from the
+ABI table."""
 
 from __future__ import annotations
 
@@ -11,30 +11,8 @@ WASI_NN = "wasi_ephemeral_nn"
 WASI = "wasi_snapshot_preview1"
 EVP = "env"  # the EVP module SDK (docs/abi.md section 6)
 
-# EVP SDK imports: name -> (parameter kinds, "i" i32 / "I" i64; every function returns i32).
-# The shapes the public EVP agent registers with WAMR ("$" and "*~" are i32 pointers there).
-EVP_SIGNATURES: dict[str, str] = {
-    "EVP_initialize": "",
-    "EVP_getWorkspaceDirectory": "ii",
-    "EVP_setConfigurationCallback": "iii",
-    "EVP_setMessageCallback": "iii",
-    "EVP_setRpcCallback": "iii",
-    "EVP_processEvent": "ii",
-    "EVP_sendMessage": "iiiiii",
-    "EVP_sendState": "iiiiii",
-    "EVP_sendTelemetry": "iiiii",
-    "EVP_sendRpcResponse": "iIiiii",
-    "EVP_blobOperation": "iiiiiii",
-}
-
-# Import modules a runtime provides only to some instances, with what they are.
-DEPLOYMENT_ONLY = {EVP: "the EVP module SDK"}
-
 # module -> import names; derived from the ABI table (build_tools/abi/imports.toml).
-ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
-    **load_table().allowed_imports(),
-    EVP: frozenset(EVP_SIGNATURES),
-}
+ALLOWED_IMPORTS: dict[str, frozenset[str]] = load_table().allowed_imports()
 
 
 def check_imports(info: ModuleInfo, what: str) -> None:
@@ -62,9 +40,6 @@ def check_imports(info: ModuleInfo, what: str) -> None:
 
 def abi_type(module: str, name: str) -> FuncType | None:
     """The wasm function type of an allowed import (None if not in the table)."""
-    if module == EVP and name in EVP_SIGNATURES:
-        letters = EVP_SIGNATURES[name]
-        return FuncType(tuple("i64" if c == "I" else "i32" for c in letters), ("i32",))
     fn = load_table().function(module, name)
     if fn is None:
         return None

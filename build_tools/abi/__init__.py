@@ -29,7 +29,8 @@ _C_KEYWORDS = (
     "union unsigned void volatile while"
 )
 _RESERVED = frozenset(["inst", "env", "exec_env", "res", *_C_KEYWORDS.split()])
-_MODULE_KEYS = {"name", "doc"}
+_MODULE_KEYS = {"name", "doc", "scope", "c_runtime"}
+SCOPES = ("instance", "deployment")
 _FUNCTION_KEYS = {"module", "name", "params", "result", "ends_call", "core", "core_args"}
 
 
@@ -46,7 +47,7 @@ class Function:
     params: tuple[Param, ...]
     result: str | None  # a key of VALUE_TYPES, or None
     ends_call: bool
-    core: str  # C runtime: core function called as core(inst, *core_args)
+    core: str | None  # C runtime: core function called as core(inst, *core_args)
     core_args: tuple[str, ...]
 
     @property
@@ -70,6 +71,8 @@ class Module:
     name: str
     doc: str  # the docs/abi.md section number that specifies it
     functions: tuple[Function, ...]
+    scope: str = "instance"  # "deployment": given only to the instances of a deployment
+    c_runtime: bool = True  # False: not implemented by the C runtime yet (no core, no glue)
 
     def function(self, name: str) -> Function | None:
         return next((f for f in self.functions if f.name == name), None)
@@ -86,6 +89,11 @@ class AbiTable:
         m = self.module(module)
         return m.function(name) if m is not None else None
 
+    @property
+    def c_modules(self) -> tuple[Module, ...]:
+        """The modules the C runtime implements (what its import glue covers)."""
+        return tuple(m for m in self.modules if m.c_runtime)
+
     def allowed_imports(self) -> dict[str, frozenset[str]]:
         return {m.name: frozenset(f.name for f in m.functions) for m in self.modules}
 
@@ -100,6 +108,7 @@ def parse_table(text: str, what: str = "imports.toml") -> AbiTable:
     if unknown:
         raise AbiTableError(f"{what}: unknown top-level key {sorted(unknown)[0]!r}")
     modules: dict[str, tuple[str, list[Function]]] = {}
+    options: dict[str, tuple[str, bool]] = {}  # module -> (scope, c_runtime)
     for i, raw in enumerate(_list_of_tables(data, "module", what)):
         where = f"{what}: module #{i + 1}"
         _check_keys(raw, _MODULE_KEYS, {"name", "doc"}, where)
@@ -107,8 +116,15 @@ def parse_table(text: str, what: str = "imports.toml") -> AbiTable:
         if name in modules:
             raise AbiTableError(f"{where}: module {name!r} is listed twice")
         modules[name] = (_string(raw, "doc", where), [])
+        scope = raw.get("scope", "instance")
+        if scope not in SCOPES:
+            raise AbiTableError(f"{where}: scope {scope!r} is not one of {', '.join(SCOPES)}")
+        c_runtime = raw.get("c_runtime", True)
+        if not isinstance(c_runtime, bool):
+            raise AbiTableError(f"{where}: field 'c_runtime' must be true or false")
+        options[name] = (scope, c_runtime)
     for i, raw in enumerate(_list_of_tables(data, "function", what)):
-        fn = _function(raw, f"{what}: function #{i + 1}", modules)
+        fn = _function(raw, f"{what}: function #{i + 1}", modules, options)
         functions = modules[fn.module][1]
         if any(f.name == fn.name for f in functions):
             raise AbiTableError(f"{what}: function {fn.module}.{fn.name} is listed twice")
@@ -116,7 +132,9 @@ def parse_table(text: str, what: str = "imports.toml") -> AbiTable:
     for name, (_, functions) in modules.items():
         if not functions:
             raise AbiTableError(f"{what}: module {name!r} has no functions")
-    return AbiTable(tuple(Module(n, doc, tuple(fs)) for n, (doc, fs) in modules.items()))
+    return AbiTable(
+        tuple(Module(n, doc, tuple(fs), *options[n]) for n, (doc, fs) in modules.items())
+    )
 
 
 @functools.cache
@@ -154,13 +172,21 @@ def _c_ident(raw: dict[str, Any], key: str, where: str) -> str:
 
 
 def _function(
-    raw: dict[str, Any], where: str, modules: dict[str, tuple[str, list[Function]]]
+    raw: dict[str, Any],
+    where: str,
+    modules: dict[str, tuple[str, list[Function]]],
+    options: dict[str, tuple[str, bool]],
 ) -> Function:
-    _check_keys(raw, _FUNCTION_KEYS, {"module", "name", "params", "core"}, where)
+    _check_keys(raw, _FUNCTION_KEYS, {"module", "name", "params"}, where)
     module, name = _string(raw, "module", where), _string(raw, "name", where)
     where = f"{where} ({module}.{name})"
     if module not in modules:
         raise AbiTableError(f"{where}: module {module!r} is not declared with [[module]]")
+    c_runtime = options[module][1]
+    if c_runtime and "core" not in raw:
+        raise AbiTableError(f"{where}: missing field 'core'")
+    if not c_runtime and ("core" in raw or "core_args" in raw):
+        raise AbiTableError(f"{where}: module {module!r} has c_runtime = false: no core")
     params = _params(raw["params"], where)
     result = raw.get("result")
     if result is not None and result not in VALUE_TYPES:
@@ -177,9 +203,8 @@ def _function(
     for arg in core_args:
         if arg not in names:
             raise AbiTableError(f"{where}: core_args names {arg!r}, which is not a parameter")
-    return Function(
-        module, name, params, result, ends_call, _c_ident(raw, "core", where), tuple(core_args)
-    )
+    core = _c_ident(raw, "core", where) if c_runtime else None
+    return Function(module, name, params, result, ends_call, core, tuple(core_args))
 
 
 def _params(value: Any, where: str) -> tuple[Param, ...]:

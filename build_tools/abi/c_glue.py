@@ -51,7 +51,7 @@ def w2c_symbol(module: str, name: str) -> str:
 
 def import_structs(table: AbiTable) -> dict[str, str]:
     """Import struct type -> the `rt_w2c_env_t *env` member that instantiate passes for it."""
-    return {w2c_struct(m.name): f"&env->{mangle(m.name)}" for m in table.modules}
+    return {w2c_struct(m.name): f"&env->{mangle(m.name)}" for m in table.c_modules}
 
 
 def _ret(fn: Function) -> str:
@@ -91,10 +91,10 @@ def wasm2c_env_header(table: AbiTable) -> str:
         "struct rt_instance;",
         "",
     ]
-    for m in table.modules:
+    for m in table.c_modules:
         out += [f"struct {w2c_struct(m.name)} {{", "    struct rt_instance *rt;", "};"]
     out += ["", "typedef struct {"]
-    out += [f"    struct {w2c_struct(m.name)} {mangle(m.name)};" for m in table.modules]
+    out += [f"    struct {w2c_struct(m.name)} {mangle(m.name)};" for m in table.c_modules]
     out += [
         "} rt_w2c_env_t;",
         "",
@@ -121,9 +121,9 @@ def wasm2c_imports_source(table: AbiTable) -> str:
         "",
         "void rt_w2c_env_init(rt_w2c_env_t *env, struct rt_instance *owner) {",
     ]
-    out += [f"    env->{mangle(m.name)}.rt = owner;" for m in table.modules]
+    out += [f"    env->{mangle(m.name)}.rt = owner;" for m in table.c_modules]
     out.append("}")
-    for m in table.modules:
+    for m in table.c_modules:
         for fn in m.functions:
             params = ", ".join([f"struct {w2c_struct(m.name)} *env", *_params(fn)])
             proto = f"{_ret(fn)} {w2c_symbol(m.name, fn.name)}({params})"
@@ -155,7 +155,7 @@ def wamr_natives_source(table: AbiTable) -> str:
         '#include "rt_internal.h"',
         '#include "wasm_export.h"',
     ]
-    for m in table.modules:
+    for m in table.c_modules:
         for fn in m.functions:
             params = ", ".join(["wasm_exec_env_t exec_env", *_params(fn)])
             out += ["", f"static {_ret(fn)} {wamr_wrapper(m.name, fn.name)}({params}) {{"]
@@ -166,7 +166,7 @@ def wamr_natives_source(table: AbiTable) -> str:
             else:
                 out.append(f"    return {call};")
             out.append("}")
-    for m in table.modules:
+    for m in table.c_modules:
         out += ["", f"static NativeSymbol {_wamr_array(m.name)}[] = {{"]
         for fn in m.functions:
             out.append(
@@ -175,7 +175,7 @@ def wamr_natives_source(table: AbiTable) -> str:
             )
         out.append("};")
     out += ["", "bool rt_wamr_register_natives(void) {"]
-    for m in table.modules:
+    for m in table.c_modules:
         arr = _wamr_array(m.name)
         out.append(
             f'    if (!wasm_runtime_register_natives("{m.name}", {arr},\n'

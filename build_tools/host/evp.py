@@ -14,14 +14,12 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Protocol
 
-from ..guest_abi import EVP, EVP_SIGNATURES
 from .memory import GuestMemory, OutOfBounds
-from .runtime import CallResult, HostImport, HostInstance, NestedCallFailed
+from .runtime import CallResult, HostInstance, NestedCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,10 @@ class _Callback:
 
 
 class EvpClient:
-    """The SDK state of one module instance: callbacks, pending completions, configuration."""
+    """The SDK state of one module instance: callbacks, pending completions, configuration.
+
+    The host links one method per import of the ABI table's `env` module, named as the import
+    and called as `method(memory, *params)` (docs/abi.md section 6)."""
 
     def __init__(self, port: Port, config: dict[str, bytes], workspace: str) -> None:
         self.port = port
@@ -115,34 +116,15 @@ class EvpClient:
         self._workspace_ptr = 0
         self.dropped = 0  # messages that arrived while no message callback was set
 
-    def imports(self) -> list[HostImport]:
-        handlers: dict[str, Callable[..., int]] = {
-            "EVP_initialize": self.initialize,
-            "EVP_getWorkspaceDirectory": self.get_workspace_directory,
-            "EVP_setConfigurationCallback": self.set_configuration_callback,
-            "EVP_setMessageCallback": self.set_message_callback,
-            "EVP_setRpcCallback": self.set_rpc_callback,
-            "EVP_processEvent": self.process_event,
-            "EVP_sendMessage": self.send_message,
-            "EVP_sendState": self.send_state,
-            "EVP_sendTelemetry": self.send_telemetry,
-            "EVP_sendRpcResponse": self.send_rpc_response,
-            "EVP_blobOperation": self.blob_operation,
-        }
-        return [
-            HostImport(EVP, name, params, True, handlers[name])
-            for name, params in EVP_SIGNATURES.items()
-        ]
-
     def attach(self, instance: HostInstance) -> None:
         self.instance = instance
 
     # -- registration ----------------------------------------------------------------------
 
-    def initialize(self) -> int:
+    def EVP_initialize(self, mem: GuestMemory) -> int:
         return HANDLE
 
-    def get_workspace_directory(self, h: int, kind: int) -> int:
+    def EVP_getWorkspaceDirectory(self, mem: GuestMemory, h: int, kind: int) -> int:
         if h != HANDLE or kind != 0:
             return int(Result.INVAL)  # as the agent does: an error code in place of a pointer
         if not self._workspace_ptr:
@@ -154,7 +136,7 @@ class EvpClient:
             self._workspace_ptr = ptr
         return self._workspace_ptr
 
-    def set_configuration_callback(self, h: int, cb: int, user: int) -> int:
+    def EVP_setConfigurationCallback(self, mem: GuestMemory, h: int, cb: int, user: int) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         if self._config_cb is not None:
@@ -164,7 +146,7 @@ class EvpClient:
         self._pending.extend(self.config.items())
         return int(Result.OK)
 
-    def set_message_callback(self, h: int, cb: int, user: int) -> int:
+    def EVP_setMessageCallback(self, mem: GuestMemory, h: int, cb: int, user: int) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         if self._message_cb is not None:
@@ -172,7 +154,7 @@ class EvpClient:
         self._message_cb = (cb, user)
         return int(Result.OK)
 
-    def set_rpc_callback(self, h: int, cb: int, user: int) -> int:
+    def EVP_setRpcCallback(self, mem: GuestMemory, h: int, cb: int, user: int) -> int:
         if h != HANDLE or cb == 0 or self._rpc_cb is not None:
             return int(Result.INVAL)
         self._rpc_cb = (cb, user)
@@ -180,7 +162,7 @@ class EvpClient:
 
     # -- events ----------------------------------------------------------------------------
 
-    def process_event(self, h: int, timeout_ms: int) -> int:
+    def EVP_processEvent(self, mem: GuestMemory, h: int, timeout_ms: int) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         inst = self._inst()
@@ -241,12 +223,14 @@ class EvpClient:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send_message(self, h: int, topic: int, buf: int, n: int, cb: int, user: int) -> int:
+    def EVP_sendMessage(
+        self, mem: GuestMemory, h: int, topic: int, buf: int, n: int, cb: int, user: int
+    ) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         try:
-            alias = self._string(topic)
-            payload = self._memory().view(buf, n).tobytes()
+            alias = self._string(mem, topic)
+            payload = mem.view(buf, n).tobytes()
         except OutOfBounds:
             return int(Result.FAULT)
         except ValueError:
@@ -261,12 +245,14 @@ class EvpClient:
         self._complete("message-sent callback", cb, reason, user)
         return int(Result.OK)
 
-    def send_state(self, h: int, topic: int, buf: int, n: int, cb: int, user: int) -> int:
+    def EVP_sendState(
+        self, mem: GuestMemory, h: int, topic: int, buf: int, n: int, cb: int, user: int
+    ) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         try:
-            name = self._string(topic)
-            payload = self._memory().view(buf, n).tobytes()
+            name = self._string(mem, topic)
+            payload = mem.view(buf, n).tobytes()
         except OutOfBounds:
             return int(Result.FAULT)
         except ValueError:
@@ -275,15 +261,17 @@ class EvpClient:
         self._complete("state callback", cb, Reason.SENT, user)
         return int(Result.OK)
 
-    def send_telemetry(self, h: int, entries: int, n: int, cb: int, user: int) -> int:
+    def EVP_sendTelemetry(
+        self, mem: GuestMemory, h: int, entries: int, n: int, cb: int, user: int
+    ) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
         if n > MAX_TELEMETRY_ENTRIES:
             return int(Result.TOOBIG)
         try:
-            words = self._memory().u32s(entries, 2 * n)
+            words = mem.u32s(entries, 2 * n)
             pairs = [
-                (self._string(int(words[2 * i])), self._string(int(words[2 * i + 1])))
+                (self._string(mem, int(words[2 * i])), self._string(mem, int(words[2 * i + 1])))
                 for i in range(n)
             ]
         except OutOfBounds:
@@ -299,8 +287,8 @@ class EvpClient:
         self._complete("telemetry callback", cb, Reason.SENT, user)
         return int(Result.OK)
 
-    def send_rpc_response(
-        self, h: int, _id: int, response: int, _status: int, cb: int, user: int
+    def EVP_sendRpcResponse(
+        self, mem: GuestMemory, h: int, _id: int, response: int, _status: int, cb: int, user: int
     ) -> int:
         if h != HANDLE:
             return int(Result.INVAL)
@@ -310,7 +298,17 @@ class EvpClient:
         self._complete("RPC response callback", cb, Reason.ERROR, user)
         return int(Result.OK)
 
-    def blob_operation(self, h: int, *_args: int) -> int:
+    def EVP_blobOperation(
+        self,
+        mem: GuestMemory,
+        h: int,
+        _type: int,
+        _op: int,
+        _request: int,
+        _local_store: int,
+        _cb: int,
+        _user: int,
+    ) -> int:
         return int(Result.INVAL if h != HANDLE else Result.NOTSUP)
 
     # -- guest access ----------------------------------------------------------------------
@@ -327,9 +325,9 @@ class EvpClient:
             raise OutOfBounds("the module exports no memory")
         return mem
 
-    def _string(self, ptr: int) -> str:
+    @staticmethod
+    def _string(mem: GuestMemory, ptr: int) -> str:
         """A NUL-terminated UTF-8 string in guest memory (ValueError when too long or bad)."""
-        mem = self._memory()
         mem.check(ptr, 1)
         end = min(ptr + MAX_STRING, mem.size)
         chunk = 64

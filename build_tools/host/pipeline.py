@@ -27,6 +27,7 @@ from typing import Any
 import wasmtime
 
 from ..deployment import Deployment, DeploymentError, InstanceSpec, Receiver, fetch_module
+from ..guest_abi import EVP
 from ..wasm_binary import TABLE_EXPORT, with_table_export
 from .evp import EvpClient, Message, SendOutcome
 from .runtime import CallResult, GuestError, HostLimits, HostRuntime
@@ -191,7 +192,7 @@ class Pipeline:
             client = EvpClient(_Port(self, worker), spec.config, f"{WORKSPACE_ROOT}/{spec.name}")
             try:
                 inst = self.runtime.instantiate(
-                    spec.name, worker.wasm, imports=client.imports(), limits=worker.limits
+                    spec.name, worker.wasm, provided={EVP: client}, limits=worker.limits
                 )
             except GuestError as e:
                 with self._cond:

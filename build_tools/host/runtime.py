@@ -21,7 +21,7 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
-from ..guest_abi import ALLOWED_IMPORTS, DEPLOYMENT_ONLY, WASI, WASI_NN, abi_type
+from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN, abi_type
 from ..wasm_binary import TABLE_EXPORT, FuncType
 from . import fastcall
 from .loader import GraphLoader
@@ -108,21 +108,6 @@ def engine_config() -> wasmtime.Config:
     return config
 
 
-@dataclass(frozen=True)
-class HostImport:
-    """An extra host function for one instance (e.g. the EVP module SDK of a deployment).
-
-    `handler(*args)` gets i32 arguments unsigned ("i") and i64 arguments signed ("I"); an
-    exception it raises ends the guest call (`NestedCallFailed` with that call's result).
-    """
-
-    module: str
-    name: str
-    params: str
-    has_result: bool
-    handler: Callable[..., int | None]
-
-
 class NestedCallFailed(Exception):
     """A guest function called from inside a host function failed (trap, timeout, exit): the
     outer guest call ends with the same result."""
@@ -164,13 +149,14 @@ class HostRuntime:
         name: str,
         wasm: bytes,
         fast: bool | None = None,
-        imports: list[HostImport] | None = None,
+        provided: dict[str, object] | None = None,
         limits: HostLimits | None = None,
     ) -> HostInstance:
         """`fast=False` forces wasmtime-py's public call API (comparison, fallback tests);
-        `imports` adds host functions for this instance; `limits` overrides the runtime's."""
+        `provided` implements the table's deployment-scope modules for this instance (module
+        name -> object with one method per function); `limits` overrides the runtime's."""
         self.ticker.start()
-        return HostInstance(self, name, self.compile(name, wasm), fast, imports, limits)
+        return HostInstance(self, name, self.compile(name, wasm), fast, provided, limits)
 
     def close(self) -> None:
         self.ticker.stop()
@@ -223,7 +209,7 @@ class HostInstance:
         name: str,
         module: wasmtime.Module,
         fast: bool | None = None,
-        imports: list[HostImport] | None = None,
+        provided: dict[str, object] | None = None,
         limits: HostLimits | None = None,
     ) -> None:
         self.runtime = runtime
@@ -243,27 +229,13 @@ class HostInstance:
         linker = wasmtime.Linker(runtime.engine)
         # Held for the store's lifetime: the engine calls these callbacks by address.
         self._host_funcs: fastcall.HostFuncs | None = None
-        extra = imports or []
-        _check_provided(name, module, extra)
+        self._provided = provided or {}
+        _check_provided(name, module, self._provided)
         if self.fast:
             self._host_funcs = fastcall.HostFuncs(linker, self._pending)
             self._define_fast(self._host_funcs)
-            for imp in extra:
-                self._host_funcs.define(
-                    imp.module, imp.name, imp.params, imp.has_result, _fast_extra(imp.handler)
-                )
         else:
             self._define(linker)
-            for imp in extra:
-                linker.define_func(
-                    imp.module,
-                    imp.name,
-                    wasmtime.FuncType(
-                        [I64 if p == "I" else I32 for p in imp.params],
-                        [I32] if imp.has_result else [],
-                    ),
-                    _slow_extra(imp.handler, imp.params),
-                )
         self.exports: dict[str, Any] = {}
         self._deadline = fastcall.EpochDeadline(self.store) if self.fast else None
         self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
@@ -291,28 +263,39 @@ class HostInstance:
 
     # -- host imports ---------------------------------------------------------------------
 
-    def _host_imports(self) -> list[tuple[Function, Callable[..., Any], bool]]:
-        """Every import of the ABI table, the method implementing it (one object per module,
-        one method per function name) and whether it follows the wasi-nn error contract."""
+    def _host_imports(self) -> list[tuple[Function, Callable[..., Any], str]]:
+        """Every import of the ABI table this instance gets, the method implementing it (one
+        object per module, one method per function name) and its error contract: "nn" (an
+        exception is runtime_error), "wasi" (EIO) or "ends" (deployment modules such as the
+        EVP SDK: an exception ends the guest call, e.g. a callback that trapped)."""
         implementations: dict[str, object] = {WASI_NN: self.nn, WASI: Wasi(self.wasi_state)}
+        implementations.update(self._provided)
+        contracts = {WASI_NN: "nn", WASI: "wasi"}
         return [
-            (fn, getattr(implementations[module.name], fn.name), module.name == WASI_NN)
+            (fn, getattr(implementations[module.name], fn.name), contracts.get(module.name, "ends"))
             for module in load_table().modules
+            if module.scope == "instance" or module.name in self._provided
             for fn in module.functions
         ]
 
     def _define(self, linker: wasmtime.Linker) -> None:
-        for fn, method, nn in self._host_imports():
+        for fn, method, contract in self._host_imports():
             ty = wasmtime.FuncType(
                 [VAL_TYPES[p.type] for p in fn.params],
                 [VAL_TYPES[fn.result]] if fn.result is not None else [],
             )
-            wrapped = self._nn_import(method) if nn else self._wasi_import(method, fn.param_letters)
+            if contract == "nn":
+                wrapped = self._nn_import(method)
+            elif contract == "wasi":
+                wrapped = self._wasi_import(method, fn.param_letters)
+            else:
+                wrapped = self._ends_import(method, fn.param_letters)
             linker.define_func(fn.module, fn.name, ty, wrapped, access_caller=True)
 
     def _define_fast(self, funcs: fastcall.HostFuncs) -> None:
-        for fn, method, nn in self._host_imports():
-            handler = self._nn_fast(method) if nn else self._wasi_fast(method)
+        wrappers = {"nn": self._nn_fast, "wasi": self._wasi_fast, "ends": self._ends_fast}
+        for fn, method, contract in self._host_imports():
+            handler = wrappers[contract](method)
             funcs.define(fn.module, fn.name, fn.param_letters, fn.has_result, handler)
 
     def memory_view(self, caller: wasmtime.Caller | wasmtime.Store) -> GuestMemory | None:
@@ -399,6 +382,22 @@ class HostInstance:
             except Exception:
                 log.exception("wasi host function failed")
                 return 29  # EIO
+
+        return call
+
+    def _ends_fast(self, method: Callable[..., Any]) -> fastcall.HostHandler:
+        # An exception is parked by fastcall and ends the guest call (see _host_raised).
+        def call(caller: int, args: tuple[int, ...]) -> Any:
+            mem = self._raw_memory_view(caller) or GuestMemory(np.zeros(0, np.uint8))
+            return method(mem, *args)
+
+        return call
+
+    def _ends_import(self, method: Callable[..., Any], params: str) -> Callable[..., Any]:
+        def call(caller: wasmtime.Caller, *args: int) -> Any:
+            mem = self.memory_view(caller) or GuestMemory(np.zeros(0, np.uint8))
+            unsigned = [a & U32_MAX if p == "i" else a for p, a in zip(params, args, strict=True)]
+            return method(mem, *unsigned)
 
         return call
 
@@ -526,30 +525,17 @@ class HostInstance:
         return bytes(self.wasi_state.output)
 
 
-def _check_provided(name: str, module: wasmtime.Module, extra: list[HostImport]) -> None:
-    """Imports that only some instances get (the EVP SDK inside a deployment) named clearly."""
-    provided = {(imp.module, imp.name) for imp in extra}
+def _check_provided(name: str, module: wasmtime.Module, provided: dict[str, object]) -> None:
+    """Imports of deployment-scope modules (the EVP SDK) exist only inside a deployment."""
+    table = load_table()
     for imp in module.imports:
-        if imp.module in DEPLOYMENT_ONLY and (imp.module, imp.name) not in provided:
+        m = table.module(imp.module)
+        if m is not None and m.scope == "deployment" and imp.module not in provided:
             raise GuestError(
-                f"module {name}: import {imp.module}.{imp.name} ({DEPLOYMENT_ONLY[imp.module]}) "
+                f"module {name}: import {imp.module}.{imp.name} (docs/abi.md section {m.doc}) "
                 "is provided only to the instances of a deployment",
                 hint="run it from a deployment manifest: run TARGET --deployment FILE",
             )
-
-
-def _fast_extra(handler: Callable[..., int | None]) -> fastcall.HostHandler:
-    def call(_caller: int, args: tuple[int, ...]) -> int | None:
-        return handler(*args)
-
-    return call
-
-
-def _slow_extra(handler: Callable[..., int | None], params: str) -> Callable[..., int | None]:
-    def call(*args: int) -> int | None:
-        return handler(*[a & U32_MAX if p == "i" else a for p, a in zip(params, args, strict=True)])
-
-    return call
 
 
 def _exited(e: ProcExit, start: int) -> CallResult:

@@ -37,7 +37,7 @@ def cc(source: Path, includes: list[Path], std: str = "-std=c99") -> None:
 def wat_importing(table: AbiTable) -> str:
     """A module importing every function of the table, with the table's types."""
     lines = ["(module"]
-    for m in table.modules:
+    for m in table.c_modules:
         for f in m.functions:
             params = " ".join(p.type for p in f.params)
             result = f" (result {f.result})" if f.result else ""
@@ -198,7 +198,7 @@ def test_wamr_natives_rows_match_wrappers_and_table() -> None:
         params = wrappers[wrapper].split(", ")[1:]
         letters = "".join("I" if p.startswith("uint64_t") else "i" for p in params)
         assert signature.startswith(f"({letters})"), name
-    for m in table.modules:
+    for m in table.c_modules:
         assert f'wasm_runtime_register_natives("{m.name}", rt_wamr_natives_{m.name},' in source
     assert ("proc_exit", "rt_wamr_wasi_snapshot_preview1_proc_exit", "(i)") in rows
     assert "rt_wasi_proc_exit(RT_WAMR_INST(exec_env), code);" in source

@@ -11,7 +11,7 @@ import pytest
 from build_tools.abi import AbiTable, Function, load_table, parse_table
 from build_tools.errors import AbiTableError
 from build_tools.guest_abi import ALLOWED_IMPORTS
-from build_tools.host import wasi, wasi_nn
+from build_tools.host import evp, wasi, wasi_nn
 from build_tools.paths import repo_root
 from build_tools.runtime_c import IMPORT_STRUCTS
 
@@ -83,11 +83,18 @@ def test_allow_list_and_import_structs_are_the_table() -> None:
     assert IMPORT_STRUCTS == {
         "Z_wasi_ephemeral_nn_instance_t": "&env->wasi_ephemeral_nn",
         "Z_wasi_snapshot_preview1_instance_t": "&env->wasi_snapshot_preview1",
-    }
+    }  # not env: the C runtime does not implement the EVP SDK yet (c_runtime = false)
+    evp_sdk = table.module("env")
+    assert evp_sdk is not None and (evp_sdk.scope, evp_sdk.c_runtime) == ("deployment", False)
+    assert [m.name for m in table.c_modules] == ["wasi_ephemeral_nn", "wasi_snapshot_preview1"]
 
 
 # The Python host's implementation object per module (build_tools/host/runtime.py).
-HOST_CLASSES = {"wasi_ephemeral_nn": wasi_nn.WasiNn, "wasi_snapshot_preview1": wasi.Wasi}
+HOST_CLASSES = {
+    "wasi_ephemeral_nn": wasi_nn.WasiNn,
+    "wasi_snapshot_preview1": wasi.Wasi,
+    "env": evp.EvpClient,  # given to the instances of a deployment (scope "deployment")
+}
 
 
 @pytest.mark.parametrize(
@@ -125,6 +132,14 @@ core = "rt_f"
 """
 
 
+def test_module_without_c_runtime_needs_no_core() -> None:
+    text = GOOD.replace('doc = "9"', 'doc = "9"\nscope = "deployment"\nc_runtime = false')
+    table = parse_table(text.replace('core = "rt_f"\n', ""))
+    module = table.module("m")
+    assert module is not None and (module.scope, module.c_runtime) == ("deployment", False)
+    assert table.c_modules == () and module.functions[0].core is None
+
+
 def test_parse_minimal_table_and_core_args() -> None:
     table = parse_table(GOOD)
     fn = table.function("m", "f")
@@ -146,6 +161,15 @@ def test_parse_minimal_table_and_core_args() -> None:
         (lambda t: t.replace('core = "rt_f"', 'core = "rt f"'), "field 'core' is 'rt f', not a C"),
         (lambda t: t.replace('core = "rt_f"', "cor = 1"), "unknown field 'cor'"),
         (lambda t: t.replace('core = "rt_f"', ""), "missing field 'core'"),
+        (
+            lambda t: t.replace('doc = "9"', 'doc = "9"\nc_runtime = false'),
+            "c_runtime = false: no core",
+        ),
+        (
+            lambda t: t.replace('doc = "9"', 'doc = "9"\nc_runtime = 0'),
+            "'c_runtime' must be true or false",
+        ),
+        (lambda t: t.replace('doc = "9"', 'doc = "9"\nscope = "x"'), "scope 'x' is not one of"),
         (lambda t: t + 'core_args = ["c"]\n', "core_args names 'c', which is not a parameter"),
         (lambda t: t + "ends_call = true\n", "a function that ends the call cannot have a result"),
         (lambda t: t + t[t.index("[[function]]") :], "function m.f is listed twice"),

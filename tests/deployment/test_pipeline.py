@@ -322,7 +322,7 @@ def test_evp_module_outside_a_deployment_is_refused_by_name(evp_modules: dict[st
     with HostDut(load_target("host")) as dut, pytest.raises(DeviceError) as e:
         dut.instantiate(SINK, evp_modules[SINK].read_bytes())
     assert str(e.value) == (
-        f"module {SINK}: import env.EVP_initialize (the EVP module SDK) is provided only to "
+        f"module {SINK}: import env.EVP_initialize (docs/abi.md section 6) is provided only to "
         "the instances of a deployment"
     )
 
