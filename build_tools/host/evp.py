@@ -319,8 +319,7 @@ class EvpClient:
         return self.instance
 
     def _memory(self) -> GuestMemory:
-        inst = self._inst()
-        mem = inst.memory_view(inst.store)
+        mem = self._inst().current_memory()
         if mem is None:
             raise OutOfBounds("the module exports no memory")
         return mem

@@ -278,6 +278,15 @@ class RawMemory:
             ctx = lib.caller_context(caller)
             if ctx == self._store_ctx:
                 self._ctx = ctx
+        return self._locate(ctx)
+
+    def locate_in_store(self) -> tuple[int, int]:
+        """`locate` outside a host call's arguments, e.g. after a nested guest call (malloc)
+        may have grown the memory."""
+        return self._locate(self._store_ctx)
+
+    def _locate(self, ctx: int) -> tuple[int, int]:
+        lib = self._lib
         size = lib.memory_size(ctx, self._addr)
         if size != self._size:
             # Linear memory never shrinks and moves only when it grows, so the base address

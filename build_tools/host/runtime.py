@@ -313,6 +313,22 @@ class HostInstance:
             self._view_key = key
         return self._view
 
+    def current_memory(self) -> GuestMemory | None:
+        """The memory view as of now (e.g. inside a host function after a nested guest call
+        that may have grown it), by the fast path's accessors when available."""
+        raw = self._raw_memory
+        if raw is None:
+            return self.memory_view(self.store)
+        return self._view_of(*raw.locate_in_store())
+
+    def _view_of(self, address: int, size: int) -> GuestMemory:
+        key = (address if size else 0, size)
+        if key != self._view_key:  # memory moved or grew: rebuild the numpy view
+            ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_ubyte))
+            self._view = GuestMemory.from_pointer(ptr, size)
+            self._view_key = key
+        return self._view
+
     def _raw_memory_view(self, caller: int) -> GuestMemory | None:
         """`memory_view` for the fast path: same cache, keyed by data address and size."""
         raw = self._raw_memory
@@ -322,13 +338,7 @@ class HostInstance:
                 return self.memory_view(obj)
             finally:
                 obj._invalidate()
-        address, size = raw.locate(caller)
-        key = (address if size else 0, size)
-        if key != self._view_key:  # memory moved or grew: rebuild the numpy view
-            ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_ubyte))
-            self._view = GuestMemory.from_pointer(ptr, size)
-            self._view_key = key
-        return self._view
+        return self._view_of(*raw.locate(caller))
 
     def _nn_fast(self, method: Callable[..., int]) -> fastcall.HostHandler:
         # Same contract as _nn_import; i32 arguments arrive already unsigned.
