@@ -429,3 +429,19 @@ def test_run_command_deployment_on_a_c_runtime_target_is_refused(
         "error: target qemu-rv32: deployments run on the Python host only for now "
         "(this target's runtime is c)"
     )
+
+
+def test_build_evp_lists_manifest_fields(
+    evp_modules: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from build_tools.cli import run as cli_run
+
+    assert cli_run(["build", "host", "--evp", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["evp_modules"]
+    assert sorted(listed) == sorted(evp_modules)
+    for name, path in evp_modules.items():
+        assert listed[name] == {
+            "moduleImpl": "wasm",
+            "downloadUrl": path.resolve().as_uri(),
+            "hash": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
