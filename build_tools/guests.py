@@ -140,8 +140,14 @@ def build_guest(
     wasm_path = out / f"{name}.wasm"
     stamp = out / f".{name}.stamp"
     # The key hashes the command line with the final output name: the temporary name is unique.
-    options = {"exec_model": kind.exec_model, "exports": kind.exports}
-    argv = wasi_clang.compile_argv(source, wasm_path, [guest_include()], target.guests, **options)
+    argv = wasi_clang.compile_argv(
+        source,
+        wasm_path,
+        [guest_include()],
+        target.guests,
+        exec_model=kind.exec_model,
+        exports=kind.exports,
+    )
     key = _input_key(source, argv)
     if wasm_path.exists() and stamp.exists() and stamp.read_text() == key:
         return _describe(name, wasm_path.read_bytes(), wasm_path.name), False
@@ -149,7 +155,14 @@ def build_guest(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        wasi_clang.compile_guest(source, tmp, [guest_include()], target.guests, **options)
+        wasi_clang.compile_guest(
+            source,
+            tmp,
+            [guest_include()],
+            target.guests,
+            exec_model=kind.exec_model,
+            exports=kind.exports,
+        )
         wabt.validate(tmp)
         wasm = tmp.read_bytes()
         entry = _describe(name, wasm, wasm_path.name)  # import check before publishing
