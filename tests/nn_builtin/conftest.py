@@ -13,11 +13,15 @@ import pytest
 from build_tools.host.backends import builtin
 
 
-@pytest.fixture(scope="session")
-def nnb_backend() -> builtin.BuiltinBackend:
+@pytest.fixture(scope="session", params=["release", "scalar"])
+def nnb_backend(request: pytest.FixtureRequest) -> builtin.BuiltinBackend:
+    """The library as the host builds it (SIMD kernel shapes), then the same sources with the
+    kernel shapes of MCUs without SIMD (NNB_SCALAR_KERNELS): every test runs on both."""
     if shutil.which("cmake") is None:
         pytest.skip("cmake not installed (ci/setup.sh installs it)")
-    return builtin.BuiltinBackend()
+    if request.param == "release":
+        return builtin.BuiltinBackend()
+    return builtin.BuiltinBackend(builtin.open_library(builtin.build_library(request.param)))
 
 
 def _nnb_check(config: str) -> Path:

@@ -29,6 +29,26 @@ CASES: dict[str, Callable[[], bytes]] = {
         10, (9, 9), 3, 1, dilation=(2, 2), stride=(2, 2)
     ),
     "dwconv_valid_mult3": lambda: g.dwconv_model(11, (9, 9), 3, 3, padding=g.VALID, act=g.RELU),
+    # Edge cases of the fast paths (nnb_kernels.c): pixel pairs that wrap rows or meet the
+    # padding, a last unpaired pixel, channel tails (out_c % 4), height-only dilation, extreme
+    # input zero points, multipliers above 1 (left shifts), 3x3 depthwise borders and strides,
+    # depth multipliers on one input channel, depthwise filters other than 3x3.
+    "conv_pairs_wrap_rows": lambda: g.conv_model(21, (5, 7), 6, 7),
+    "conv_stride2_same": lambda: g.conv_model(22, (8, 9), 5, 6, stride=(2, 2)),
+    "conv_dilation_height_only": lambda: g.conv_model(23, (9, 8), 4, 5, dilation=(2, 1)),
+    "conv_zero_point_min": lambda: g.conv_model(24, (6, 5), 3, 4, in_zp=-128),
+    "conv_zero_point_max": lambda: g.conv_model(25, (6, 5), 3, 9, act=g.RELU, in_zp=127),
+    "conv_multiplier_above_1": lambda: g.conv_model(26, (4, 4), 8, 6, out_scale=0.0004),
+    "conv_1x1_odd_pixels": lambda: g.conv_model(27, (3, 5), 9, 5, k=(1, 1)),
+    "conv_1x1_one_channel": lambda: g.conv_model(28, (4, 3), 4, 1, k=(1, 1), in_zp=-128),
+    "conv_wide_filter": lambda: g.conv_model(29, (12, 6), 1, 10, k=(10, 4), stride=(2, 2)),
+    "dwconv_3x3_stride2": lambda: g.dwconv_model(30, (9, 8), 6, 1, stride=(2, 2)),
+    "dwconv_3x3_valid": lambda: g.dwconv_model(31, (5, 7), 5, 1, padding=g.VALID),
+    "dwconv_3x3_mult8": lambda: g.dwconv_model(32, (10, 9), 1, 8, stride=(2, 2)),
+    "dwconv_5x5": lambda: g.dwconv_model(33, (7, 7), 3, 1, k=(5, 5)),
+    "dwconv_zero_point_min": lambda: g.dwconv_model(34, (6, 7), 9, 1, in_zp=-128),
+    "dwconv_zero_point_max": lambda: g.dwconv_model(35, (6, 7), 9, 2, act=g.RELU6, in_zp=127),
+    "dwconv_multiplier_above_1": lambda: g.dwconv_model(36, (5, 5), 4, 1, out_scale=0.0001),
     "fc_batches": lambda: g.fc_model(5, 3, 37, 11),
     "fc_per_channel_relu6": lambda: g.fc_model(12, 2, 50, 9, per_channel=True, act=g.RELU6),
     "avgpool_same": lambda: g.pool_model(g.AVERAGE_POOL_2D),

@@ -206,7 +206,10 @@ def conv_model(
     per_channel: bool = True,
     bias: bool = True,
     groups: int = 1,
+    in_zp: int | None = None,
+    out_scale: float = 0.07,
 ) -> bytes:
+    """in_zp None: drawn from the seed; a small out_scale makes multipliers above 1."""
     r = _rng(seed)
     mb = ModelBuilder()
     h, w = hw
@@ -216,7 +219,8 @@ def conv_model(
     else:
         oh, ow = (h - eff[0] + stride[0]) // stride[0], (w - eff[1] + stride[1]) // stride[1]
     kc = cin // groups
-    x = mb.tensor([1, h, w, cin], INT8, 0.05, int(r.integers(-20, 20)))
+    zp = int(r.integers(-20, 20))
+    x = mb.tensor([1, h, w, cin], INT8, 0.05, zp if in_zp is None else in_zp)
     wscale = [float(s) for s in r.uniform(0.002, 0.02, cout)] if per_channel else 0.01
     wt = mb.tensor(
         [cout, k[0], k[1], kc],
@@ -229,7 +233,7 @@ def conv_model(
     ins = [x, wt]
     if bias:
         ins.append(mb.tensor([cout], INT32, 0.0005, 0, data=r.integers(-3000, 3000, cout)))
-    y = mb.tensor([1, oh, ow, cout], INT8, 0.07, int(r.integers(-10, 10)))
+    y = mb.tensor([1, oh, ow, cout], INT8, out_scale, int(r.integers(-10, 10)))
     opts, ot = mb.conv_options(padding, stride, act, dilation)
     mb.op(CONV_2D, ins, [y], opts, ot)
     return mb.build([x], [y])
@@ -245,6 +249,8 @@ def dwconv_model(
     stride: tuple[int, int] = (1, 1),
     dilation: tuple[int, int] = (1, 1),
     act: int = NONE,
+    in_zp: int = -3,
+    out_scale: float = 0.05,
 ) -> bytes:
     r = _rng(seed)
     mb = ModelBuilder()
@@ -255,7 +261,7 @@ def dwconv_model(
         oh, ow = (h + stride[0] - 1) // stride[0], (w + stride[1] - 1) // stride[1]
     else:
         oh, ow = (h - eff[0] + stride[0]) // stride[0], (w - eff[1] + stride[1]) // stride[1]
-    x = mb.tensor([1, h, w, cin], INT8, 0.04, -3)
+    x = mb.tensor([1, h, w, cin], INT8, 0.04, in_zp)
     wt = mb.tensor(
         [1, k[0], k[1], cout],
         INT8,
@@ -265,7 +271,7 @@ def dwconv_model(
         qdim=3,
     )
     b = mb.tensor([cout], INT32, 0.0002, 0, data=r.integers(-500, 500, cout))
-    y = mb.tensor([1, oh, ow, cout], INT8, 0.05, 4)
+    y = mb.tensor([1, oh, ow, cout], INT8, out_scale, 4)
     opts, ot = mb.dw_options(padding, stride, mult, act, dilation)
     mb.op(DEPTHWISE_CONV_2D, [x, wt, b], [y], opts, ot)
     return mb.build([x], [y])

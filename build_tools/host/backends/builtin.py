@@ -67,11 +67,16 @@ def build_dir(config: str = "release") -> Path:
     return build_root() / "nnb" / config
 
 
-CONFIGS = {"release": {"NNB_SANITIZE": False}, "asan": {"NNB_SANITIZE": True}}
+# "scalar": the kernel shapes of MCUs without SIMD (rv32), built on the host for the tests.
+CONFIGS = {
+    "release": {"NNB_SANITIZE": False},
+    "asan": {"NNB_SANITIZE": True},
+    "scalar": {"NNB_SANITIZE": False, "NNB_SCALAR_KERNELS": True},
+}
 
 
 def build_library(config: str = "release", target: str = "nnb_shared") -> Path:
-    """Builds `target` of config "release" or "asan" (sanitizers); returns the build dir's
+    """Builds `target` of a config in CONFIGS (release, asan, scalar); returns the build dir's
     libnnb.so path. Tests build "nnb_check" (the command-line driver) the same way."""
     out = build_dir(config)
     cmake.build(SOURCE_DIR, out, {**CONFIGS[config], "NNB_TOOLS": True}, target=target)
@@ -134,6 +139,13 @@ def load_library() -> ctypes.CDLL:
             _declare(lib)
             _lib = lib
         return _lib
+
+
+def open_library(path: Path) -> ctypes.CDLL:
+    """A libnnb other than the process-wide one (tests load the "scalar" build beside it)."""
+    lib = ctypes.CDLL(str(path))
+    _declare(lib)
+    return lib
 
 
 def _raise(status: int, err: _Error, what: str) -> None:
@@ -236,8 +248,8 @@ class BuiltinGraph(Graph):
 class BuiltinBackend(Backend):
     name = "builtin"
 
-    def __init__(self) -> None:
-        self.lib = load_library()
+    def __init__(self, lib: ctypes.CDLL | None = None) -> None:
+        self.lib = lib if lib is not None else load_library()
 
     def load(self, model: bytes) -> BuiltinGraph:
         return BuiltinGraph(self.lib, model)

@@ -9,6 +9,21 @@
 
 #define NNB_CBLOCK 32
 
+/* Kernel shapes for targets with and without SIMD. NNB_SIMD: the compiler vectorizes loops
+ * over contiguous channels, so depthwise convolutions run channels innermost and the
+ * multiply-accumulate operands are 16-bit lanes. Without SIMD (rv32, Xtensa) depthwise runs
+ * channels outermost with the taps in registers, and a narrowing cast would only cost
+ * sign-extension instructions. -DNNB_SCALAR_KERNELS selects the scalar shapes on any host (the
+ * tests run both against TFLM). The numerics are the same either way. */
+#if !defined(NNB_SCALAR_KERNELS) && (defined(__SSE2__) || defined(__ARM_NEON) ||                   \
+                                     defined(__ARM_NEON__) || defined(__wasm_simd128__))
+#define NNB_SIMD 1
+typedef int16_t nnb_mac_t; /* (x + input offset) is in [-255, 255] */
+#else
+#define NNB_SIMD 0
+typedef int32_t nnb_mac_t;
+#endif
+
 static inline int8_t requant(int32_t acc, int32_t mult, int shift, int32_t off, int32_t lo,
                              int32_t hi) {
     int32_t v = nnb_mbqm(acc, mult, shift) + off;
@@ -38,21 +53,26 @@ static inline int8_t finish(const nnb_op_t *op, int32_t acc, int32_t oc) {
                    op->act_min, op->act_max);
 }
 
-/* a[r] += sum over n of w_r[j] * (x[j] + off), for four weight rows */
-static inline void dot4(const int8_t *x, int32_t off, const int8_t *w0, const int8_t *w1,
-                        const int8_t *w2, const int8_t *w3, int32_t n, int32_t *a) {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, j;
-    for (j = 0; j < n; ++j) {
-        const int16_t v = (int16_t)(x[j] + off);
-        a0 += w0[j] * v;
-        a1 += w1[j] * v;
-        a2 += w2[j] * v;
-        a3 += w3[j] * v;
-    }
-    a[0] += a0;
-    a[1] += a1;
-    a[2] += a2;
-    a[3] += a3;
+/* One output channel's requantization, unpacked once per channel by the kernels that run
+ * channels outermost (same arithmetic as finish()). */
+typedef struct {
+    int32_t bias, mult, left, right;
+} rq_t;
+
+static void rq_init(const nnb_op_t *op, int32_t oc, rq_t *q) {
+    const int32_t i = oc * op->per_ch, s = op->shift[i];
+    q->bias = bias_at(op, oc);
+    q->mult = op->mult[i];
+    q->left = s > 0 ? s : 0;
+    q->right = s > 0 ? 0 : -s;
+}
+
+static inline int8_t rq_out(const nnb_op_t *op, const rq_t *q, int32_t acc) {
+    int32_t v = nnb_srdhm(nnb_shl_wrap(nnb_add_wrap(acc, q->bias), q->left), q->mult);
+    v = nnb_rdbpot(v, q->right) + op->out_off;
+    v = v < op->act_min ? op->act_min : v;
+    v = v > op->act_max ? op->act_max : v;
+    return (int8_t)v;
 }
 
 static inline int32_t dot1(const int8_t *x, int32_t off, const int8_t *w, int32_t n) {
@@ -98,113 +118,161 @@ static void conv_pixel_generic(const nnb_op_t *op, const int8_t *xb, int32_t iy0
     }
 }
 
+/* Convolution with the filter depth equal to the input depth and no width dilation; also the
+ * 1x1 convolutions and FULLY_CONNECTED (a 1x1 convolution over `batches` pixels, geometry set
+ * at prepare time). Output channels in blocks of 4 outermost: their requantization parameters
+ * and weight rows stay put while the output pixels go by in pairs. The valid taps of a filter
+ * row are one contiguous run of taps * C bytes in the input and in the filter, so a pair of
+ * interior pixels is a 2x4 block of dot products over runs of equal length (6 loads feed 8
+ * multiply-accumulates); pixels with clipped taps (SAME padding) run one at a time. A channel
+ * tail (out_c % 4) recomputes the last channel in the unused lanes and does not store them. */
+static void conv_gemm(const nnb_op_t *op) {
+    const int8_t *in = (const int8_t *)op->in0;
+    int8_t *out = (int8_t *)op->out;
+    const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c;
+    const int32_t KH = op->k_h, KW = op->k_w, OW = op->out_w, P = op->out_h * op->out_w;
+    const int32_t off = op->in_off, dh = op->dil_h;
+    const size_t K = (size_t)KH * (size_t)KW * (size_t)C, row = (size_t)KW * (size_t)C;
+    const size_t xrow = (size_t)W * (size_t)C;
+    const int32_t span_h = (KH - 1) * dh; /* last tap row, relative */
+    int32_t b, oc0;
+    for (b = 0; b < op->batches; ++b) {
+        const int8_t *xb = in + (size_t)b * (size_t)H * xrow;
+        int8_t *ob = out + (size_t)b * (size_t)P * (size_t)OC;
+        for (oc0 = 0; oc0 < OC; oc0 += 4) {
+            const int32_t nst = OC - oc0 < 4 ? OC - oc0 : 4;
+            rq_t q[4];
+            const int8_t *w0, *w1, *w2, *w3;
+            int32_t k, p = 0, oy = 0, ox = 0;
+            for (k = 0; k < 4; ++k)
+                rq_init(op, oc0 + (k < nst ? k : nst - 1), &q[k]);
+            w0 = op->w + (size_t)oc0 * K;
+            w1 = nst > 1 ? w0 + K : w0;
+            w2 = nst > 2 ? w1 + K : w1;
+            w3 = nst > 3 ? w2 + K : w2;
+            while (p < P) {
+                const int32_t iy0 = oy * op->stride_h - op->pad_h;
+                const int32_t ix0 = ox * op->stride_w - op->pad_w;
+                /* the next pixel: to the right, or the first of the next row */
+                const int32_t ix1 = ox + 1 < OW ? ix0 + op->stride_w : -op->pad_w;
+                const int32_t iy1 = ox + 1 < OW ? iy0 : iy0 + op->stride_h;
+                int8_t *o = ob + (size_t)p * (size_t)OC + (size_t)oc0;
+                int32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                const int in0 = iy0 >= 0 && iy0 + span_h < H && ix0 >= 0 && ix0 + KW <= W;
+                const int in1 = iy1 >= 0 && iy1 + span_h < H && ix1 >= 0 && ix1 + KW <= W;
+                if (p + 1 < P && in0 && in1) {
+                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, fy;
+                    for (fy = 0; fy < KH; ++fy) {
+                        const int8_t *x0 =
+                            xb + (size_t)(iy0 + fy * dh) * xrow + (size_t)ix0 * (size_t)C;
+                        const int8_t *x1 =
+                            xb + (size_t)(iy1 + fy * dh) * xrow + (size_t)ix1 * (size_t)C;
+                        const size_t wo = (size_t)fy * row;
+                        const int8_t *v0 = w0 + wo, *v1 = w1 + wo, *v2 = w2 + wo, *v3 = w3 + wo;
+                        const int8_t *const e = x0 + row;
+                        while (x0 != e) {
+                            const nnb_mac_t u = (nnb_mac_t)(*x0++ + off);
+                            const nnb_mac_t v = (nnb_mac_t)(*x1++ + off);
+                            nnb_mac_t t = *v0++;
+                            a0 += t * u;
+                            a4 += t * v;
+                            t = *v1++;
+                            a1 += t * u;
+                            a5 += t * v;
+                            t = *v2++;
+                            a2 += t * u;
+                            a6 += t * v;
+                            t = *v3++;
+                            a3 += t * u;
+                            a7 += t * v;
+                        }
+                    }
+                    acc[0] = a0;
+                    acc[1] = a1;
+                    acc[2] = a2;
+                    acc[3] = a3;
+                    acc[4] = a4;
+                    acc[5] = a5;
+                    acc[6] = a6;
+                    acc[7] = a7;
+                    for (k = 0; k < nst; ++k) {
+                        o[k] = rq_out(op, &q[k], acc[k]);
+                        o[(size_t)OC + (size_t)k] = rq_out(op, &q[k], acc[4 + k]);
+                    }
+                    p += 2;
+                    ox += 2;
+                } else {
+                    int32_t fy0, fy1, fx0, fx1, fy;
+                    size_t seg;
+                    tap_range(iy0, KH, dh, H, &fy0, &fy1);
+                    tap_range(ix0, KW, 1, W, &fx0, &fx1);
+                    seg = (size_t)(fx1 - fx0) * (size_t)C;
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x0 =
+                            xb + (size_t)(iy0 + fy * dh) * xrow + (size_t)(ix0 + fx0) * (size_t)C;
+                        const size_t wo = (size_t)fy * row + (size_t)fx0 * (size_t)C;
+                        const int8_t *v0 = w0 + wo, *v1 = w1 + wo, *v2 = w2 + wo, *v3 = w3 + wo;
+                        const int8_t *const e = x0 + seg;
+                        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                        while (x0 != e) {
+                            const nnb_mac_t u = (nnb_mac_t)(*x0++ + off);
+                            a0 += *v0++ * u;
+                            a1 += *v1++ * u;
+                            a2 += *v2++ * u;
+                            a3 += *v3++ * u;
+                        }
+                        acc[0] += a0;
+                        acc[1] += a1;
+                        acc[2] += a2;
+                        acc[3] += a3;
+                    }
+                    for (k = 0; k < nst; ++k)
+                        o[k] = rq_out(op, &q[k], acc[k]);
+                    p += 1;
+                    ox += 1;
+                }
+                while (ox >= OW) {
+                    ox -= OW;
+                    ++oy;
+                }
+            }
+        }
+    }
+}
+
 void nnb_k_conv(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
     int8_t *out = (int8_t *)op->out;
     const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c;
-    const int32_t KH = op->k_h, KW = op->k_w, off = op->in_off;
-    const int32_t K = KH * KW * op->k_c;
-    const int fast = (op->k_c == C && op->dil_w == 1);
-    const size_t row = (size_t)KW * (size_t)C;
     int32_t b, oy, ox;
+    if (op->k_c == C && op->dil_w == 1) {
+        conv_gemm(op);
+        return;
+    }
     for (b = 0; b < op->batches; ++b) {
         const int8_t *xb = in + (size_t)b * (size_t)H * (size_t)W * (size_t)C;
-        for (oy = 0; oy < op->out_h; ++oy) {
-            const int32_t iy0 = oy * op->stride_h - op->pad_h;
-            int32_t fy0, fy1;
-            tap_range(iy0, KH, op->dil_h, H, &fy0, &fy1);
-            for (ox = 0; ox < op->out_w; ++ox) {
-                const int32_t ix0 = ox * op->stride_w - op->pad_w;
-                int8_t *o =
+        for (oy = 0; oy < op->out_h; ++oy)
+            for (ox = 0; ox < op->out_w; ++ox)
+                conv_pixel_generic(
+                    op, xb, oy * op->stride_h - op->pad_h, ox * op->stride_w - op->pad_w,
                     out + (((size_t)b * (size_t)op->out_h + (size_t)oy) * (size_t)op->out_w +
                            (size_t)ox) *
-                              (size_t)OC;
-                int32_t fx0, fx1, seg, oc, fy;
-                size_t woff;
-                if (!fast) {
-                    conv_pixel_generic(op, xb, iy0, ix0, o);
-                    continue;
-                }
-                tap_range(ix0, KW, 1, W, &fx0, &fx1);
-                seg = (fx1 - fx0) * C; /* contiguous valid part of each filter row */
-                woff = (size_t)fx0 * (size_t)C;
-                for (oc = 0; oc + 4 <= OC; oc += 4) {
-                    const int8_t *w0 = op->w + (size_t)oc * (size_t)K + woff;
-                    int32_t a[4] = {0, 0, 0, 0}, k;
-                    for (fy = fy0; fy < fy1; ++fy) {
-                        const int8_t *xr = xb + ((size_t)(iy0 + fy * op->dil_h) * (size_t)W +
-                                                 (size_t)(ix0 + fx0)) *
-                                                    (size_t)C;
-                        const int8_t *wr = w0 + (size_t)fy * row;
-                        dot4(xr, off, wr, wr + K, wr + 2 * K, wr + 3 * K, seg, a);
-                    }
-                    for (k = 0; k < 4; ++k)
-                        o[oc + k] = finish(op, a[k], oc + k);
-                }
-                for (; oc < OC; ++oc) {
-                    const int8_t *w0 = op->w + (size_t)oc * (size_t)K + woff;
-                    int32_t a = 0;
-                    for (fy = fy0; fy < fy1; ++fy)
-                        a += dot1(xb + ((size_t)(iy0 + fy * op->dil_h) * (size_t)W +
-                                        (size_t)(ix0 + fx0)) *
-                                           (size_t)C,
-                                  off, w0 + (size_t)fy * row, seg);
-                    o[oc] = finish(op, a, oc);
-                }
-            }
-        }
+                              (size_t)OC);
     }
 }
 
-/* 1x1 convolution, stride 1, no padding: a (pixels x C) by (C x OC) matrix product. */
 void nnb_k_conv_1x1(const nnb_op_t *op) {
-    const int8_t *in = (const int8_t *)op->in0;
-    int8_t *out = (int8_t *)op->out;
-    const int32_t C = op->in_c, OC = op->out_c, off = op->in_off;
-    const int32_t P = op->batches * op->in_h * op->in_w;
-    int32_t p;
-    for (p = 0; p < P; ++p) {
-        const int8_t *x = in + (size_t)p * (size_t)C;
-        int8_t *o = out + (size_t)p * (size_t)OC;
-        int32_t oc, k;
-        for (oc = 0; oc + 4 <= OC; oc += 4) {
-            const int8_t *w0 = op->w + (size_t)oc * (size_t)C;
-            int32_t a[4] = {0, 0, 0, 0};
-            dot4(x, off, w0, w0 + C, w0 + 2 * C, w0 + 3 * C, C, a);
-            for (k = 0; k < 4; ++k)
-                o[oc + k] = finish(op, a[k], oc + k);
-        }
-        for (; oc < OC; ++oc)
-            o[oc] = finish(op, dot1(x, off, op->w + (size_t)oc * (size_t)C, C), oc);
-    }
+    conv_gemm(op);
 }
 
-static void dw_pixel_generic(const nnb_op_t *op, const int8_t *xb, int32_t iy0, int32_t ix0,
-                             int8_t *o) {
-    const int32_t C = op->in_c, OC = op->out_c, DM = op->depth_mult;
-    int32_t ic, mm;
-    for (ic = 0; ic < C; ++ic) {
-        for (mm = 0; mm < DM; ++mm) {
-            const int32_t oc = ic * DM + mm;
-            int32_t acc = 0, fy, fx;
-            for (fy = 0; fy < op->k_h; ++fy) {
-                const int32_t iy = iy0 + fy * op->dil_h;
-                if (iy < 0 || iy >= op->in_h) continue;
-                for (fx = 0; fx < op->k_w; ++fx) {
-                    const int32_t ix = ix0 + fx * op->dil_w;
-                    if (ix < 0 || ix >= op->in_w) continue;
-                    acc +=
-                        op->w[(size_t)(fy * op->k_w + fx) * (size_t)OC + (size_t)oc] *
-                        (xb[((size_t)iy * (size_t)op->in_w + (size_t)ix) * (size_t)C + (size_t)ic] +
-                         op->in_off);
-                }
-            }
-            o[oc] = finish(op, acc, oc);
-        }
-    }
+void nnb_k_fc(const nnb_op_t *op) {
+    conv_gemm(op);
 }
 
-void nnb_k_dwconv(const nnb_op_t *op) {
+#if NNB_SIMD
+/* Depthwise convolution, depth multiplier 1, channels innermost in blocks of NNB_CBLOCK
+ * accumulators (vectorized); taps clipped once per output pixel. */
+static void dw_channels_inner(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
     int8_t *out = (int8_t *)op->out;
     const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c;
@@ -223,10 +291,6 @@ void nnb_k_dwconv(const nnb_op_t *op) {
                            (size_t)ox) *
                               (size_t)OC;
                 int32_t c0, fx0, fx1;
-                if (op->depth_mult != 1) {
-                    dw_pixel_generic(op, xb, iy0, ix0, o);
-                    continue;
-                }
                 tap_range(ix0, KW, op->dil_w, W, &fx0, &fx1);
                 for (c0 = 0; c0 < C; c0 += NNB_CBLOCK) {
                     const int32_t nb = C - c0 < NNB_CBLOCK ? C - c0 : NNB_CBLOCK;
@@ -242,7 +306,7 @@ void nnb_k_dwconv(const nnb_op_t *op) {
                             const int8_t *wp =
                                 op->w + (size_t)(fy * KW + fx) * (size_t)OC + (size_t)c0;
                             for (j = 0; j < nb; ++j)
-                                acc[j] += wp[j] * (int16_t)(xp[j] + off);
+                                acc[j] += wp[j] * (nnb_mac_t)(xp[j] + off);
                         }
                     }
                     for (j = 0; j < nb; ++j)
@@ -252,25 +316,78 @@ void nnb_k_dwconv(const nnb_op_t *op) {
         }
     }
 }
+#endif
 
-void nnb_k_fc(const nnb_op_t *op) {
+/* Depthwise convolution (any depth multiplier, stride, dilation), output channels outermost:
+ * a channel's taps and requantization stay in registers while its output pixels go by. For a
+ * 3x3 filter without dilation, pixels whose taps all lie inside the input take the input
+ * offset out of the loop (sum of w * (x + off) = sum of w * x + off * sum of w, exact in
+ * int32) and run the nine taps unrolled; other pixels sum over their clipped tap ranges. */
+void nnb_k_dwconv(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
     int8_t *out = (int8_t *)op->out;
-    const int32_t D = op->in_c, OC = op->out_c, off = op->in_off;
-    int32_t b;
+    const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c, DM = op->depth_mult;
+    const int32_t KH = op->k_h, KW = op->k_w, OH = op->out_h, OW = op->out_w, off = op->in_off;
+    const int32_t dh = op->dil_h, dw = op->dil_w, sh = op->stride_h, sw = op->stride_w;
+    const size_t xrow = (size_t)W * (size_t)C, c2 = 2u * (size_t)C;
+    const int k3 = KH == 3 && KW == 3 && dh == 1 && dw == 1;
+    int32_t b, oc;
+#if NNB_SIMD
+    if (DM == 1) {
+        dw_channels_inner(op);
+        return;
+    }
+#endif
     for (b = 0; b < op->batches; ++b) {
-        const int8_t *x = in + (size_t)b * (size_t)D;
-        int8_t *o = out + (size_t)b * (size_t)OC;
-        int32_t oc, k;
-        for (oc = 0; oc + 4 <= OC; oc += 4) {
-            const int8_t *w0 = op->w + (size_t)oc * (size_t)D;
-            int32_t a[4] = {0, 0, 0, 0};
-            dot4(x, off, w0, w0 + D, w0 + 2 * D, w0 + 3 * D, D, a);
-            for (k = 0; k < 4; ++k)
-                o[oc + k] = finish(op, a[k], oc + k);
+        const int8_t *xb = in + (size_t)b * (size_t)H * xrow;
+        int8_t *ob = out + (size_t)b * (size_t)OH * (size_t)OW * (size_t)OC;
+        for (oc = 0; oc < OC; ++oc) {
+            const int8_t *wc = op->w + oc;
+            const int8_t *xc = xb + oc / DM;
+            const size_t t = (size_t)OC;
+            int32_t k0 = 0, k1 = 0, k2 = 0, k3w = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0, k8 = 0;
+            int32_t folded = 0, oy;
+            rq_t q;
+            int8_t *o = ob + oc;
+            rq_init(op, oc, &q);
+            if (k3) {
+                k0 = wc[0];
+                k1 = wc[t];
+                k2 = wc[2 * t];
+                k3w = wc[3 * t];
+                k4 = wc[4 * t];
+                k5 = wc[5 * t];
+                k6 = wc[6 * t];
+                k7 = wc[7 * t];
+                k8 = wc[8 * t];
+                folded = off * (k0 + k1 + k2 + k3w + k4 + k5 + k6 + k7 + k8);
+            }
+            for (oy = 0; oy < OH; ++oy) {
+                const int32_t iy0 = oy * sh - op->pad_h;
+                int32_t fy0, fy1, ox;
+                tap_range(iy0, KH, dh, H, &fy0, &fy1);
+                for (ox = 0; ox < OW; ++ox, o += OC) {
+                    const int32_t ix0 = ox * sw - op->pad_w;
+                    int32_t acc = 0, fx0, fx1, fy, fx;
+                    if (k3 && fy1 - fy0 == 3 && ix0 >= 0 && ix0 + 3 <= W) {
+                        const int8_t *r0 = xc + (size_t)iy0 * xrow + (size_t)ix0 * (size_t)C;
+                        const int8_t *r1 = r0 + xrow, *r2 = r1 + xrow;
+                        acc = folded + k0 * r0[0] + k1 * r0[C] + k2 * r0[c2] + k3w * r1[0] +
+                              k4 * r1[C] + k5 * r1[c2] + k6 * r2[0] + k7 * r2[C] + k8 * r2[c2];
+                    } else {
+                        tap_range(ix0, KW, dw, W, &fx0, &fx1);
+                        for (fy = fy0; fy < fy1; ++fy) {
+                            const int8_t *xr = xc + (size_t)(iy0 + fy * dh) * xrow;
+                            const int8_t *wr = wc + (size_t)(fy * KW) * t;
+                            for (fx = fx0; fx < fx1; ++fx)
+                                acc += wr[(size_t)fx * t] *
+                                       (xr[(size_t)(ix0 + fx * dw) * (size_t)C] + off);
+                        }
+                    }
+                    *o = rq_out(op, &q, acc);
+                }
+            }
         }
-        for (; oc < OC; ++oc)
-            o[oc] = finish(op, dot1(x, off, op->w + (size_t)oc * (size_t)D, D), oc);
     }
 }
 

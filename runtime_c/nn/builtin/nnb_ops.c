@@ -327,6 +327,10 @@ static nnb_status_t prep_fc(prep_t *p, nnb_op_t *r) {
     r->batches = (int32_t)batches;
     r->in_c = (int32_t)accum;
     r->out_c = (int32_t)out_depth;
+    /* the kernel runs it as a 1x1 convolution of one pixel per batch */
+    r->in_h = r->in_w = r->out_h = r->out_w = r->k_h = r->k_w = 1;
+    r->stride_h = r->stride_w = r->dil_h = r->dil_w = 1;
+    r->k_c = (int32_t)accum;
     r->in_off = -in.zero_point;
     r->out_off = out.zero_point;
     r->w = (const int8_t *)filt.data;
