@@ -24,6 +24,16 @@ typedef int16_t nnb_mac_t; /* (x + input offset) is in [-255, 255] */
 typedef int32_t nnb_mac_t;
 #endif
 
+/* Unrolling of the scalar multiply-accumulate loops: the loads then use immediate offsets and
+ * the pointers advance once per four steps (SIMD hosts vectorize these loops instead). */
+#if !NNB_SIMD && defined(__clang__)
+#define NNB_UNROLL4 _Pragma("unroll 4")
+#elif !NNB_SIMD && defined(__GNUC__)
+#define NNB_UNROLL4 _Pragma("GCC unroll 4")
+#else
+#define NNB_UNROLL4
+#endif
+
 static inline int8_t requant(int32_t acc, int32_t mult, int shift, int32_t off, int32_t lo,
                              int32_t hi) {
     int32_t v = nnb_mbqm(acc, mult, shift) + off;
@@ -54,9 +64,10 @@ static inline int8_t finish(const nnb_op_t *op, int32_t acc, int32_t oc) {
 }
 
 /* One output channel's requantization, unpacked once per channel by the kernels that run
- * channels outermost (same arithmetic as finish()). */
+ * channels outermost (same arithmetic as finish()). Held in locals: the int8 stores of the
+ * kernels may alias the operator record, so values read through `op` would be reloaded. */
 typedef struct {
-    int32_t bias, mult, left, right;
+    int32_t bias, mult, left, right, out_off, lo, hi;
 } rq_t;
 
 static void rq_init(const nnb_op_t *op, int32_t oc, rq_t *q) {
@@ -65,13 +76,16 @@ static void rq_init(const nnb_op_t *op, int32_t oc, rq_t *q) {
     q->mult = op->mult[i];
     q->left = s > 0 ? s : 0;
     q->right = s > 0 ? 0 : -s;
+    q->out_off = op->out_off;
+    q->lo = op->act_min;
+    q->hi = op->act_max;
 }
 
-static inline int8_t rq_out(const nnb_op_t *op, const rq_t *q, int32_t acc) {
+static inline int8_t rq_out(const rq_t *q, int32_t acc) {
     int32_t v = nnb_srdhm(nnb_shl_wrap(nnb_add_wrap(acc, q->bias), q->left), q->mult);
-    v = nnb_rdbpot(v, q->right) + op->out_off;
-    v = v < op->act_min ? op->act_min : v;
-    v = v > op->act_max ? op->act_max : v;
+    v = nnb_rdbpot(v, q->right) + q->out_off;
+    v = v < q->lo ? q->lo : v;
+    v = v > q->hi ? q->hi : v;
     return (int8_t)v;
 }
 
@@ -170,6 +184,7 @@ static void conv_gemm(const nnb_op_t *op) {
                         const size_t wo = (size_t)fy * row;
                         const int8_t *v0 = w0 + wo, *v1 = w1 + wo, *v2 = w2 + wo, *v3 = w3 + wo;
                         const int8_t *const e = x0 + row;
+                        NNB_UNROLL4
                         while (x0 != e) {
                             const nnb_mac_t u = (nnb_mac_t)(*x0++ + off);
                             const nnb_mac_t v = (nnb_mac_t)(*x1++ + off);
@@ -196,8 +211,8 @@ static void conv_gemm(const nnb_op_t *op) {
                     acc[6] = a6;
                     acc[7] = a7;
                     for (k = 0; k < nst; ++k) {
-                        o[k] = rq_out(op, &q[k], acc[k]);
-                        o[(size_t)OC + (size_t)k] = rq_out(op, &q[k], acc[4 + k]);
+                        o[k] = rq_out(&q[k], acc[k]);
+                        o[(size_t)OC + (size_t)k] = rq_out(&q[k], acc[4 + k]);
                     }
                     p += 2;
                     ox += 2;
@@ -214,6 +229,7 @@ static void conv_gemm(const nnb_op_t *op) {
                         const int8_t *v0 = w0 + wo, *v1 = w1 + wo, *v2 = w2 + wo, *v3 = w3 + wo;
                         const int8_t *const e = x0 + seg;
                         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                        NNB_UNROLL4
                         while (x0 != e) {
                             const nnb_mac_t u = (nnb_mac_t)(*x0++ + off);
                             a0 += *v0++ * u;
@@ -227,7 +243,7 @@ static void conv_gemm(const nnb_op_t *op) {
                         acc[3] += a3;
                     }
                     for (k = 0; k < nst; ++k)
-                        o[k] = rq_out(op, &q[k], acc[k]);
+                        o[k] = rq_out(&q[k], acc[k]);
                     p += 1;
                     ox += 1;
                 }
@@ -318,19 +334,47 @@ static void dw_channels_inner(const nnb_op_t *op) {
 }
 #endif
 
-/* Depthwise convolution (any depth multiplier, stride, dilation), output channels outermost:
- * a channel's taps and requantization stay in registers while its output pixels go by. For a
- * 3x3 filter without dilation, pixels whose taps all lie inside the input take the input
- * offset out of the loop (sum of w * (x + off) = sum of w * x + off * sum of w, exact in
- * int32) and run the nine taps unrolled; other pixels sum over their clipped tap ranges. */
+/* Requantizes n accumulators of one channel into o[0], o[step], ... */
+static void rq_store(const rq_t *q, const int32_t *acc, int32_t n, int8_t *o, size_t step) {
+    const rq_t r = *q;
+    int32_t i;
+    for (i = 0; i < n; ++i, o += step)
+        *o = rq_out(&r, acc[i]);
+}
+
+/* One channel's 3x3 taps over n output pixels whose taps all lie inside the input: x is the
+ * top-left tap of the first pixel, xstep the input step between pixels, C the channel stride,
+ * xrow the row stride; acc[i] = folded + sum of k * x (folded = off * sum of k). */
+static void dw3x3_run(const int8_t *x, size_t xstep, size_t C, size_t xrow, const int32_t *k,
+                      int32_t folded, int32_t n, int32_t *acc) {
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
+                  k7 = k[7], k8 = k[8];
+    const size_t c2 = 2u * C;
+    int32_t i;
+    for (i = 0; i < n; ++i, x += xstep) {
+        const int8_t *r1 = x + xrow, *r2 = r1 + xrow;
+        acc[i] = folded + k0 * x[0] + k1 * x[C] + k2 * x[c2] + k3 * r1[0] + k4 * r1[C] +
+                 k5 * r1[c2] + k6 * r2[0] + k7 * r2[C] + k8 * r2[c2];
+    }
+}
+
+/* Depthwise convolution (any depth multiplier, stride, dilation), output channels outermost,
+ * one output row at a time. For a 3x3 filter without dilation, the pixels of a row whose taps
+ * all lie inside the input take the input offset out of the loop (sum of w * (x + off) = sum
+ * of w * x + off * sum of w, exact in int32) and run the nine taps unrolled into a block of
+ * accumulators, requantized in a second pass (each loop keeps its values in registers); other
+ * pixels sum over their clipped tap ranges. */
 void nnb_k_dwconv(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
     int8_t *out = (int8_t *)op->out;
     const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c, DM = op->depth_mult;
     const int32_t KH = op->k_h, KW = op->k_w, OH = op->out_h, OW = op->out_w, off = op->in_off;
     const int32_t dh = op->dil_h, dw = op->dil_w, sh = op->stride_h, sw = op->stride_w;
-    const size_t xrow = (size_t)W * (size_t)C, c2 = 2u * (size_t)C;
+    const size_t xrow = (size_t)W * (size_t)C, t = (size_t)OC, ostep = (size_t)OC;
     const int k3 = KH == 3 && KW == 3 && dh == 1 && dw == 1;
+    /* 3x3: output columns [ox_lo, ox_hi) have all three taps inside the row */
+    const int32_t ox_lo = (op->pad_w + sw - 1) / sw;
+    int32_t ox_hi = W - 3 + op->pad_w < 0 ? 0 : (W - 3 + op->pad_w) / sw + 1;
     int32_t b, oc;
 #if NNB_SIMD
     if (DM == 1) {
@@ -338,53 +382,51 @@ void nnb_k_dwconv(const nnb_op_t *op) {
         return;
     }
 #endif
+    if (ox_hi > OW) ox_hi = OW;
     for (b = 0; b < op->batches; ++b) {
         const int8_t *xb = in + (size_t)b * (size_t)H * xrow;
         int8_t *ob = out + (size_t)b * (size_t)OH * (size_t)OW * (size_t)OC;
         for (oc = 0; oc < OC; ++oc) {
             const int8_t *wc = op->w + oc;
             const int8_t *xc = xb + oc / DM;
-            const size_t t = (size_t)OC;
-            int32_t k0 = 0, k1 = 0, k2 = 0, k3w = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0, k8 = 0;
-            int32_t folded = 0, oy;
+            int32_t k[9], folded = 0, oy, i;
             rq_t q;
-            int8_t *o = ob + oc;
             rq_init(op, oc, &q);
             if (k3) {
-                k0 = wc[0];
-                k1 = wc[t];
-                k2 = wc[2 * t];
-                k3w = wc[3 * t];
-                k4 = wc[4 * t];
-                k5 = wc[5 * t];
-                k6 = wc[6 * t];
-                k7 = wc[7 * t];
-                k8 = wc[8 * t];
-                folded = off * (k0 + k1 + k2 + k3w + k4 + k5 + k6 + k7 + k8);
+                for (i = 0; i < 9; ++i) {
+                    k[i] = wc[(size_t)i * t];
+                    folded += k[i];
+                }
+                folded *= off;
             }
             for (oy = 0; oy < OH; ++oy) {
                 const int32_t iy0 = oy * sh - op->pad_h;
-                int32_t fy0, fy1, ox;
+                int8_t *orow = ob + (size_t)oy * (size_t)OW * ostep + (size_t)oc;
+                int32_t fy0, fy1, ox = 0;
                 tap_range(iy0, KH, dh, H, &fy0, &fy1);
-                for (ox = 0; ox < OW; ++ox, o += OC) {
+                while (ox < OW) {
                     const int32_t ix0 = ox * sw - op->pad_w;
-                    int32_t acc = 0, fx0, fx1, fy, fx;
-                    if (k3 && fy1 - fy0 == 3 && ix0 >= 0 && ix0 + 3 <= W) {
-                        const int8_t *r0 = xc + (size_t)iy0 * xrow + (size_t)ix0 * (size_t)C;
-                        const int8_t *r1 = r0 + xrow, *r2 = r1 + xrow;
-                        acc = folded + k0 * r0[0] + k1 * r0[C] + k2 * r0[c2] + k3w * r1[0] +
-                              k4 * r1[C] + k5 * r1[c2] + k6 * r2[0] + k7 * r2[C] + k8 * r2[c2];
+                    int32_t acc[NNB_CBLOCK];
+                    if (k3 && fy1 - fy0 == 3 && ox >= ox_lo && ox < ox_hi) {
+                        const int32_t n = ox_hi - ox < NNB_CBLOCK ? ox_hi - ox : NNB_CBLOCK;
+                        dw3x3_run(xc + (size_t)iy0 * xrow + (size_t)ix0 * (size_t)C,
+                                  (size_t)sw * (size_t)C, (size_t)C, xrow, k, folded, n, acc);
+                        rq_store(&q, acc, n, orow + (size_t)ox * ostep, ostep);
+                        ox += n;
                     } else {
+                        int32_t fx0, fx1, fy, fx;
+                        acc[0] = 0;
                         tap_range(ix0, KW, dw, W, &fx0, &fx1);
                         for (fy = fy0; fy < fy1; ++fy) {
                             const int8_t *xr = xc + (size_t)(iy0 + fy * dh) * xrow;
                             const int8_t *wr = wc + (size_t)(fy * KW) * t;
                             for (fx = fx0; fx < fx1; ++fx)
-                                acc += wr[(size_t)fx * t] *
-                                       (xr[(size_t)(ix0 + fx * dw) * (size_t)C] + off);
+                                acc[0] += wr[(size_t)fx * t] *
+                                          (xr[(size_t)(ix0 + fx * dw) * (size_t)C] + off);
                         }
+                        orow[(size_t)ox * ostep] = rq_out(&q, acc[0]);
+                        ++ox;
                     }
-                    *o = rq_out(op, &q, acc);
                 }
             }
         }
