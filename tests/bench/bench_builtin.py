@@ -2,9 +2,11 @@
 
     .venv/bin/python tests/bench/bench_builtin.py [--json] [-n ITERATIONS] [--models a,b]
 
-For each MLPerf Tiny model (+ person_detect): both interpreters get the same input and are run
-interleaved (alternating which goes first) in one process; the time ratio is
-median(builtin) / median(tflm). The arena ratio compares nnb_arena_required with the smallest
+For each MLPerf Tiny model (+ person_detect): the interpreters get the same input and are run
+interleaved (rotating which goes first) in one process; the time ratio is
+median(builtin) / median(tflm) (TFLM's reference kernels). Also against LiteRT's builtin
+(optimized, single-threaded, no delegate) kernels as the host backend runs them: median(builtin)
+/ median(litert), reported without a goal. The arena ratio compares nnb_arena_required with the smallest
 `arena_size` with which tflite_micro still allocates and invokes the model (bisection to 16
 bytes). Goals: time ratio <= 0.5, arena ratio <= 1.0. Also reports `size` of the library
 (host shared object, and the bare-metal rv32 objects when that compiler is installed).
@@ -29,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from build_tools.host.backends import builtin
+from build_tools.host.backends.base import BackendError
+from build_tools.host.backends.litert import LiteRTBackend
 from build_tools.paths import shared_root
 
 MODELS = {
@@ -86,32 +90,47 @@ def bench_model(runtime: Any, backend: builtin.BuiltinBackend, key: str, iterati
     path = shared_root() / "models" / f"{MODELS[key]}.tflite"
     graph = backend.load(path.read_bytes())
     ctx = graph.new_context()
+    try:  # LiteRT rejects some models TFLM runs (person_detect's quantized dimension)
+        lite: Any = LiteRTBackend().load(path.read_bytes()).new_context()
+    except BackendError:
+        lite = None
     oracle = runtime.Interpreter.from_file(str(path))
     info = graph.inputs[0]
     x = np.random.default_rng(7).integers(-128, 128, size=info.shape, dtype=info.dtype)
     # Both interpreters reuse input buffers for activations (TFLM's planner does too): the
     # input is set again before every invoke, outside the timed region.
-    for _ in range(3):  # warm up both
+    for _ in range(3):  # warm up all three
         ctx.set_input(0, x)
         ctx.invoke()
         oracle.set_input(x, 0)
         oracle.invoke()
+        if lite is not None:
+            lite.set_input(0, x)
+            lite.invoke()
     same = bool(np.array_equal(ctx.get_output(0), oracle.get_output(0)))
     tb: list[float] = []
     tt: list[float] = []
+    tl: list[float] = []
     for i in range(iterations):
-        for which in (0, 1) if i % 2 == 0 else (1, 0):
+        for k in range(3):
+            which = (i + k) % 3
             if which == 0:
                 ctx.set_input(0, x)
                 t0 = time.perf_counter()
                 ctx.invoke()
                 tb.append(time.perf_counter() - t0)
-            else:
+            elif which == 1:
                 oracle.set_input(x, 0)
                 t0 = time.perf_counter()
                 oracle.invoke()
                 tt.append(time.perf_counter() - t0)
+            elif lite is not None:
+                lite.set_input(0, x)
+                t0 = time.perf_counter()
+                lite.invoke()
+                tl.append(time.perf_counter() - t0)
     mb, mt = statistics.median(tb), statistics.median(tt)
+    ml = statistics.median(tl) if tl else None
     tflm_arena = tflm_min_arena(runtime, path, x)
     return {
         "model": MODELS[key],
@@ -120,12 +139,18 @@ def bench_model(runtime: Any, backend: builtin.BuiltinBackend, key: str, iterati
         "builtin_ms": round(mb * 1e3, 4),
         "tflm_ms": round(mt * 1e3, 4),
         "time_ratio": round(mb / mt, 4),
+        "litert_ms": round(ml * 1e3, 4) if ml else None,
+        "litert_ratio": round(mb / ml, 4) if ml else None,
         "builtin_arena": graph.arena_bytes,
         "builtin_activations": graph.activation_bytes,
         "builtin_persistent": graph.persistent_bytes,
         "tflm_min_arena": tflm_arena,
         "arena_ratio": round(graph.arena_bytes / tflm_arena, 4),
     }
+
+
+def _opt(v: float | None, width: int) -> str:
+    return f"{v:{width}.3f}" if v is not None else f"{'n/a':>{width}s}"
 
 
 def size_of(files: list[Path], tool: str = "size") -> dict[str, int]:
@@ -161,6 +186,8 @@ def library_sizes() -> dict[str, dict[str, int]]:
                 )
                 objs.append(obj)
             sizes["rv32imac_O2_objects"] = size_of(objs, "riscv64-unknown-elf-size")
+            for obj in objs:
+                sizes[f"rv32imac_O2 {obj.stem}.o"] = size_of([obj], "riscv64-unknown-elf-size")
     return sizes
 
 
@@ -196,12 +223,13 @@ def main(argv: list[str]) -> int:
         return 0
     print(
         f"{'model':24s} {'exact':>5s} {'builtin ms':>10s} {'tflm ms':>9s} {'time':>6s} "
-        f"{'arena B':>8s} {'tflm min B':>10s} {'arena':>6s}"
+        f"{'litert ms':>9s} {'vs lite':>7s} {'arena B':>8s} {'tflm min B':>10s} {'arena':>6s}"
     )
     for r in rows:
         print(
             f"{r['model']:24s} {r['bit_exact']!s:>5s} {r['builtin_ms']:10.3f} "
-            f"{r['tflm_ms']:9.3f} {r['time_ratio']:6.3f} {r['builtin_arena']:8d} "
+            f"{r['tflm_ms']:9.3f} {r['time_ratio']:6.3f} {_opt(r['litert_ms'], 9)} "
+            f"{_opt(r['litert_ratio'], 7)} {r['builtin_arena']:8d} "
             f"{r['tflm_min_arena']:10d} {r['arena_ratio']:6.3f}"
         )
     for name, s in report["library_size"].items():

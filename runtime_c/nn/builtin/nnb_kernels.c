@@ -217,10 +217,12 @@ static void conv_gemm(const nnb_op_t *op) {
                     p += 2;
                     ox += 2;
                 } else {
-                    int32_t fy0, fy1, fx0, fx1, fy;
+                    int32_t fy0 = 0, fy1 = KH, fx0 = 0, fx1 = KW, fy;
                     size_t seg;
-                    tap_range(iy0, KH, dh, H, &fy0, &fy1);
-                    tap_range(ix0, KW, 1, W, &fx0, &fx1);
+                    if (!in0) {
+                        tap_range(iy0, KH, dh, H, &fy0, &fy1);
+                        tap_range(ix0, KW, 1, W, &fx0, &fx1);
+                    }
                     seg = (size_t)(fx1 - fx0) * (size_t)C;
                     for (fy = fy0; fy < fy1; ++fy) {
                         const int8_t *x0 =
@@ -281,9 +283,51 @@ void nnb_k_conv_1x1(const nnb_op_t *op) {
     conv_gemm(op);
 }
 
+#if NNB_SIMD
+/* a[r] += sum over n of w_r[j] * (x[j] + off), for four weight rows (vectorized) */
+static inline void dot4(const int8_t *x, int32_t off, const int8_t *w0, const int8_t *w1,
+                        const int8_t *w2, const int8_t *w3, int32_t n, int32_t *a) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, j;
+    for (j = 0; j < n; ++j) {
+        const nnb_mac_t v = (nnb_mac_t)(x[j] + off);
+        a0 += w0[j] * v;
+        a1 += w1[j] * v;
+        a2 += w2[j] * v;
+        a3 += w3[j] * v;
+    }
+    a[0] += a0;
+    a[1] += a1;
+    a[2] += a2;
+    a[3] += a3;
+}
+
+/* FULLY_CONNECTED on SIMD hosts: one vectorized row product per four outputs, without the
+ * per-block setup of conv_gemm (which dominates at one pixel). */
+void nnb_k_fc(const nnb_op_t *op) {
+    const int8_t *in = (const int8_t *)op->in0;
+    int8_t *out = (int8_t *)op->out;
+    const int32_t D = op->in_c, OC = op->out_c, off = op->in_off;
+    int32_t b;
+    for (b = 0; b < op->batches; ++b) {
+        const int8_t *x = in + (size_t)b * (size_t)D;
+        int8_t *o = out + (size_t)b * (size_t)OC;
+        int32_t oc, k;
+        for (oc = 0; oc + 4 <= OC; oc += 4) {
+            const int8_t *w0 = op->w + (size_t)oc * (size_t)D;
+            int32_t a[4] = {0, 0, 0, 0};
+            dot4(x, off, w0, w0 + D, w0 + 2 * D, w0 + 3 * D, D, a);
+            for (k = 0; k < 4; ++k)
+                o[oc + k] = finish(op, a[k], oc + k);
+        }
+        for (; oc < OC; ++oc)
+            o[oc] = finish(op, dot1(x, off, op->w + (size_t)oc * (size_t)D, D), oc);
+    }
+}
+#else
 void nnb_k_fc(const nnb_op_t *op) {
     conv_gemm(op);
 }
+#endif
 
 #if NNB_SIMD
 /* Depthwise convolution, depth multiplier 1, channels innermost in blocks of NNB_CBLOCK
