@@ -539,37 +539,44 @@ void nnb_k_maxpool(const nnb_op_t *op) {
     pool(op, 1);
 }
 
-static inline int8_t add1(int32_t x, int32_t y, const nnb_op_t *op) {
-    const int32_t s1 = nnb_mbqm(nnb_shl_wrap(x + op->p[6], 20), op->p[0], op->p[1]);
-    const int32_t s2 = nnb_mbqm(nnb_shl_wrap(y + op->p[7], 20), op->p[2], op->p[3]);
-    int32_t v = nnb_mbqm(nnb_add_wrap(s1, s2), op->p[4], op->p[5]) + op->out_off;
-    v = v < op->act_min ? op->act_min : v;
-    v = v > op->act_max ? op->act_max : v;
+/* ADD's parameters, copied out of the record once (the int8 stores may alias it). */
+typedef struct {
+    int32_t m1, s1, m2, s2, m, s, off1, off2, out_off, lo, hi;
+} add_t;
+
+static inline int8_t add1(int32_t x, int32_t y, const add_t *p) {
+    const int32_t a = nnb_mbqm(nnb_shl_wrap(x + p->off1, 20), p->m1, p->s1);
+    const int32_t b = nnb_mbqm(nnb_shl_wrap(y + p->off2, 20), p->m2, p->s2);
+    int32_t v = nnb_mbqm(nnb_add_wrap(a, b), p->m, p->s) + p->out_off;
+    v = v < p->lo ? p->lo : v;
+    v = v > p->hi ? p->hi : v;
     return (int8_t)v;
 }
 
+/* Without broadcasting: one run of n elements (shape {1, 1, 1, n}, unit strides). */
 void nnb_k_add(const nnb_op_t *op) {
     const int8_t *a = (const int8_t *)op->in0;
     const int8_t *b = (const int8_t *)op->in1;
     int8_t *out = (int8_t *)op->out;
-    uint32_t i;
-    if (!op->bcast) {
-        for (i = 0; i < op->n; ++i)
-            out[i] = add1(a[i], b[i], op);
-    } else {
-        const int32_t *d = op->bshape, *sa = op->bshape + 4, *sb = op->bshape + 8;
-        int32_t i0, i1, i2, i3;
-        for (i0 = 0; i0 < d[0]; ++i0)
-            for (i1 = 0; i1 < d[1]; ++i1)
-                for (i2 = 0; i2 < d[2]; ++i2)
-                    for (i3 = 0; i3 < d[3]; ++i3) {
-                        const size_t ia =
-                            (size_t)(i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3]);
-                        const size_t ib =
-                            (size_t)(i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3]);
-                        *out++ = add1(a[ia], b[ib], op);
-                    }
+    const add_t p = {op->p[0], op->p[1], op->p[2],    op->p[3],    op->p[4],   op->p[5],
+                     op->p[6], op->p[7], op->out_off, op->act_min, op->act_max};
+    uint32_t d[4] = {1, 1, 1, op->n}, i0, i1, i2, i3;
+    size_t sa[4] = {0, 0, 0, 1}, sb[4] = {0, 0, 0, 1};
+    if (op->bcast) {
+        for (i0 = 0; i0 < 4; ++i0) {
+            d[i0] = (uint32_t)op->bshape[i0];
+            sa[i0] = (size_t)op->bshape[4 + i0];
+            sb[i0] = (size_t)op->bshape[8 + i0];
+        }
     }
+    for (i0 = 0; i0 < d[0]; ++i0)
+        for (i1 = 0; i1 < d[1]; ++i1)
+            for (i2 = 0; i2 < d[2]; ++i2) {
+                const int8_t *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                const int8_t *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                for (i3 = 0; i3 < d[3]; ++i3, pa += sa[3], pb += sb[3])
+                    *out++ = add1(*pa, *pb, &p);
+            }
 }
 
 static int clz32(uint32_t x) {
