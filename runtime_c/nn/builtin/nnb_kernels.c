@@ -132,13 +132,23 @@ static void conv_pixel_generic(const nnb_op_t *op, const int8_t *xb, int32_t iy0
     }
 }
 
+static int32_t wsum(const int8_t *w, size_t n) {
+    int32_t a = 0;
+    size_t j;
+    for (j = 0; j < n; ++j)
+        a += w[j];
+    return a;
+}
+
 /* Convolution with the filter depth equal to the input depth and no width dilation; also the
  * 1x1 convolutions and FULLY_CONNECTED (a 1x1 convolution over `batches` pixels, geometry set
  * at prepare time). Output channels in blocks of 4 outermost: their requantization parameters
  * and weight rows stay put while the output pixels go by in pairs. The valid taps of a filter
  * row are one contiguous run of taps * C bytes in the input and in the filter, so a pair of
  * interior pixels is a 2x4 block of dot products over runs of equal length (6 loads feed 8
- * multiply-accumulates); pixels with clipped taps (SAME padding) run one at a time. A channel
+ * multiply-accumulates) with the input offset folded out (sum of w * (x + off) = sum of w * x +
+ * off * sum of w, each part and every partial sum within int32 for depths <= 65536); pixels
+ * with clipped taps (SAME padding) run one at a time with the offset in the loop. A channel
  * tail (out_c % 4) recomputes the last channel in the unused lanes and does not store them. */
 static void conv_gemm(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
@@ -157,13 +167,19 @@ static void conv_gemm(const nnb_op_t *op) {
             const int32_t nst = OC - oc0 < 4 ? OC - oc0 : 4;
             rq_t q[4];
             const int8_t *w0, *w1, *w2, *w3;
-            int32_t k, p = 0, oy = 0, ox = 0;
+            int32_t k, p = 0, oy = 0, ox = 0, fold[4] = {0, 0, 0, 0};
             for (k = 0; k < 4; ++k)
                 rq_init(op, oc0 + (k < nst ? k : nst - 1), &q[k]);
             w0 = op->w + (size_t)oc0 * K;
             w1 = nst > 1 ? w0 + K : w0;
             w2 = nst > 2 ? w1 + K : w1;
             w3 = nst > 3 ? w2 + K : w2;
+            if (P > 1) { /* pairs fold the input offset: off * sum of each filter */
+                fold[0] = off * wsum(w0, K);
+                fold[1] = off * wsum(w1, K);
+                fold[2] = off * wsum(w2, K);
+                fold[3] = off * wsum(w3, K);
+            }
             while (p < P) {
                 const int32_t iy0 = oy * op->stride_h - op->pad_h;
                 const int32_t ix0 = ox * op->stride_w - op->pad_w;
@@ -175,7 +191,8 @@ static void conv_gemm(const nnb_op_t *op) {
                 const int in0 = iy0 >= 0 && iy0 + span_h < H && ix0 >= 0 && ix0 + KW <= W;
                 const int in1 = iy1 >= 0 && iy1 + span_h < H && ix1 >= 0 && ix1 + KW <= W;
                 if (p + 1 < P && in0 && in1) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, fy;
+                    int32_t a0 = fold[0], a1 = fold[1], a2 = fold[2], a3 = fold[3], fy;
+                    int32_t a4 = a0, a5 = a1, a6 = a2, a7 = a3;
                     for (fy = 0; fy < KH; ++fy) {
                         const int8_t *x0 =
                             xb + (size_t)(iy0 + fy * dh) * xrow + (size_t)ix0 * (size_t)C;
@@ -186,8 +203,7 @@ static void conv_gemm(const nnb_op_t *op) {
                         const int8_t *const e = x0 + row;
                         NNB_UNROLL4
                         while (x0 != e) {
-                            const nnb_mac_t u = (nnb_mac_t)(*x0++ + off);
-                            const nnb_mac_t v = (nnb_mac_t)(*x1++ + off);
+                            const nnb_mac_t u = *x0++, v = *x1++;
                             nnb_mac_t t = *v0++;
                             a0 += t * u;
                             a4 += t * v;
