@@ -24,6 +24,14 @@ typedef int16_t nnb_mac_t; /* (x + input offset) is in [-255, 255] */
 typedef int32_t nnb_mac_t;
 #endif
 
+/* Kept out of line: each loop then gets the registers to itself (and the caller's frame stays
+ * small); called once per block of outputs. */
+#if defined(__GNUC__)
+#define NNB_NOINLINE __attribute__((noinline))
+#else
+#define NNB_NOINLINE
+#endif
+
 /* Unrolling of the scalar multiply-accumulate loops: the loads then use immediate offsets and
  * the pointers advance once per four steps (SIMD hosts vectorize these loops instead). */
 #if !NNB_SIMD && defined(__clang__)
@@ -395,7 +403,8 @@ static void dw_channels_inner(const nnb_op_t *op) {
 #endif
 
 /* Requantizes n accumulators of one channel into o[0], o[step], ... */
-static void rq_store(const rq_t *q, const int32_t *acc, int32_t n, int8_t *o, size_t step) {
+static NNB_NOINLINE void rq_store(const rq_t *q, const int32_t *acc, int32_t n, int8_t *o,
+                                  size_t step) {
     const rq_t r = *q;
     int32_t i;
     for (i = 0; i < n; ++i, o += step)
@@ -405,8 +414,8 @@ static void rq_store(const rq_t *q, const int32_t *acc, int32_t n, int8_t *o, si
 /* One channel's 3x3 taps over n output pixels whose taps all lie inside the input: x is the
  * top-left tap of the first pixel, xstep the input step between pixels, C the channel stride,
  * xrow the row stride; acc[i] = folded + sum of k * x (folded = off * sum of k). */
-static void dw3x3_run(const int8_t *x, size_t xstep, size_t C, size_t xrow, const int32_t *k,
-                      int32_t folded, int32_t n, int32_t *acc) {
+static NNB_NOINLINE void dw3x3_run(const int8_t *x, size_t xstep, size_t C, size_t xrow,
+                                   const int32_t *k, int32_t folded, int32_t n, int32_t *acc) {
     const int32_t k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
                   k7 = k[7], k8 = k[8];
     const size_t c2 = 2u * C;
