@@ -154,9 +154,9 @@ static int32_t wsum(const int8_t *w, size_t n) {
  * and weight rows stay put while the output pixels go by in pairs. The valid taps of a filter
  * row are one contiguous run of taps * C bytes in the input and in the filter, so a pair of
  * interior pixels is a 2x4 block of dot products over runs of equal length (6 loads feed 8
- * multiply-accumulates) with the input offset folded out (sum of w * (x + off) = sum of w * x +
- * off * sum of w, each part and every partial sum within int32 for depths <= 65536); pixels
- * with clipped taps (SAME padding) run one at a time with the offset in the loop. A channel
+ * multiply-accumulates), on MCUs with the input offset folded out (sum of w * (x + off) = sum
+ * of w * x + off * sum of w, each part and every partial sum within int32 for depths <= 65536);
+ * pixels with clipped taps (SAME padding) run one at a time with the offset in the loop. A channel
  * tail (out_c % 4) recomputes the last channel in the unused lanes and does not store them. */
 static void conv_gemm(const nnb_op_t *op) {
     const int8_t *in = (const int8_t *)op->in0;
@@ -164,6 +164,9 @@ static void conv_gemm(const nnb_op_t *op) {
     const int32_t H = op->in_h, W = op->in_w, C = op->in_c, OC = op->out_c;
     const int32_t KH = op->k_h, KW = op->k_w, OW = op->out_w, P = op->out_h * op->out_w;
     const int32_t off = op->in_off, dh = op->dil_h;
+    /* the offset inside the pair loop: 0 when folded (MCUs); SIMD hosts keep it in the loop,
+     * where (x + off) as a 16-bit lane is what their compilers turn into 16-bit multiplies */
+    const int32_t poff = NNB_SIMD ? off : 0;
     const size_t K = (size_t)KH * (size_t)KW * (size_t)C, row = (size_t)KW * (size_t)C;
     const size_t xrow = (size_t)W * (size_t)C;
     const int32_t span_h = (KH - 1) * dh; /* last tap row, relative */
@@ -182,7 +185,7 @@ static void conv_gemm(const nnb_op_t *op) {
             w1 = nst > 1 ? w0 + K : w0;
             w2 = nst > 2 ? w1 + K : w1;
             w3 = nst > 3 ? w2 + K : w2;
-            if (P > 1) { /* pairs fold the input offset: off * sum of each filter */
+            if (!NNB_SIMD && P > 1) { /* pairs fold the input offset: off * sum of w */
                 fold[0] = off * wsum(w0, K);
                 fold[1] = off * wsum(w1, K);
                 fold[2] = off * wsum(w2, K);
@@ -211,7 +214,8 @@ static void conv_gemm(const nnb_op_t *op) {
                         const int8_t *const e = x0 + row;
                         NNB_UNROLL4
                         while (x0 != e) {
-                            const nnb_mac_t u = *x0++, v = *x1++;
+                            const nnb_mac_t u = (nnb_mac_t)(*x0++ + poff);
+                            const nnb_mac_t v = (nnb_mac_t)(*x1++ + poff);
                             nnb_mac_t t = *v0++;
                             a0 += t * u;
                             a4 += t * v;
