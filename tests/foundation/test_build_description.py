@@ -37,10 +37,12 @@ def described(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, l
     out: dict[str, dict[str, list[Path]]] = {}
     root = tmp_path_factory.mktemp("build")
     for name in ("posix", "qemu-rv32"):
-        target = load_target(name)
-        gen = runtime_c.generate_sources(target, build_guests(target, root), root / name / "gen")
-        script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
-        out[name] = fw_cmake.component_sources(target, gen, script)
+        for engine in ("wasm2c", "wamr"):
+            target = with_runtime(load_target(name), engine=engine)
+            gen_dir = root / name / engine / "gen"
+            gen = runtime_c.generate_sources(target, build_guests(target, root), gen_dir)
+            script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
+            out[f"{name}/{engine}"] = fw_cmake.component_sources(target, gen, script)
     return out
 
 
@@ -61,6 +63,7 @@ def test_every_project_source_is_in_exactly_one_component(
         for p in _project_sources()
         if p.parts[len(RT.parts)] in ("core", "proto")
         or p.is_relative_to(RT / "engines" / "wasm2c")
+        or p.is_relative_to(RT / "engines" / "wamr")
         or p.is_relative_to(RT / "nn" / "builtin")
         or p == (RT / "nn" / "builtin_glue.c")
         or p.is_relative_to(RT / "platform" / "posix")
