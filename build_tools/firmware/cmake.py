@@ -12,6 +12,7 @@ switching between them never rebuilds the others.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,15 +107,14 @@ def render_linker_script(target: Target, output: Path) -> Path | None:
     return output
 
 
-# Upstream trees a component compiles in place: component folder -> (CMake variable, lock entry
-# in build_tools/third_party.toml).
-UPSTREAM_TREES = {"wamr": ("WAMR_ROOT", "wamr")}
-
-
 def upstream_trees(target: Target) -> dict[str, str]:
-    """CMake variable -> lock entry, for the target's engine and backend."""
+    """CMake variable `<NAME>_ROOT` -> lock entry (build_tools/third_party.toml), for each pinned
+    upstream tree the target's engine and backend compile in place (doctor's tables say which)."""
+    from ..doctor import BACKEND_SOURCES, ENGINE_SOURCES
+
     r = target.runtime
-    return dict(UPSTREAM_TREES[c] for c in (r.engine, r.nn_backend) if c in UPSTREAM_TREES)
+    names = [*ENGINE_SOURCES.get(r.engine, ()), *BACKEND_SOURCES.get(r.nn_backend, ())]
+    return {re.sub(r"[^A-Za-z0-9]", "_", n).upper() + "_ROOT": n for n in names}
 
 
 def resolve_upstream(target: Target) -> None:

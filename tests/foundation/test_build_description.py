@@ -13,6 +13,7 @@ from build_tools import firmware, runtime_c
 from build_tools.errors import ToolchainError
 from build_tools.firmware import cmake as fw_cmake
 from build_tools.guests import build_guests
+from build_tools.paths import build_root
 from build_tools.targets import load_target, with_runtime
 from build_tools.toolchains import cmake, wabt
 
@@ -115,6 +116,15 @@ def test_cmake_defines_are_pure() -> None:
     d = fw_cmake.cmake_defines(qemu, gen, False, Path("/l.ld"))
     assert d["CMAKE_TOOLCHAIN_FILE"] == str(RT / "platform" / "qemu-rv32" / "toolchain.cmake")
     assert d["RT_LINKER_SCRIPT"] == "/l.ld"
+    wamr = with_runtime(posix, engine="wamr")
+    d = fw_cmake.cmake_defines(wamr, gen, False, None)
+    assert d["WAMR_ROOT"] == str(build_root() / "third_party" / "wamr")
+    assert d["RT_WAMR_INTERP"] == "fast"
+    classic = dataclasses.replace(
+        wamr, runtime=dataclasses.replace(wamr.runtime, wamr_interp="classic")
+    )
+    assert fw_cmake.cmake_defines(classic, gen, False, None)["RT_WAMR_INTERP"] == "classic"
+    assert fw_cmake.variant_dir(classic) != fw_cmake.variant_dir(wamr)
     assert cmake.script_argv("s.cmake", {"B": "2", "A": True}) == [
         "cmake",
         "-DA=ON",
