@@ -17,7 +17,7 @@ if(NOT RT_WAMR_INTERP)
   set(RT_WAMR_INTERP fast)
 endif()
 
-# Interpreter only: fast (translates to a register-like form at load time, about 1.7x faster
+# Interpreter only: fast (translates to a register-like form at load time, about 1.6x faster
 # than classic, about 2.5x the wasm size in RAM per loaded module) or classic (runs the bytecode
 # in place: about 1.15x the wasm size). AOT and JIT are off (no compiler on the device).
 set(WAMR_BUILD_INTERP 1)
