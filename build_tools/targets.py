@@ -351,8 +351,12 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         max_graphs=lim.integer("max_graphs", 1, maximum=MAX_TABLE),
         max_contexts=lim.integer("max_contexts", 1, maximum=MAX_TABLE),
         max_instances=lim.integer("max_instances", 1, maximum=MAX_TABLE),
-        engine_stack_kib=_or(lim.integer("engine_stack_kib", 4, required=False, maximum=WASM32_KIB), 16),
-        engine_heap_kib=_or(lim.integer("engine_heap_kib", 0, required=False, maximum=WASM32_KIB), 0),
+        engine_stack_kib=_or(
+            lim.integer("engine_stack_kib", 4, required=False, maximum=WASM32_KIB), 16
+        ),
+        engine_heap_kib=_or(
+            lim.integer("engine_heap_kib", 0, required=False, maximum=WASM32_KIB), 0
+        ),
     )
     lim.done()
     g = _table(f, "guests")

@@ -26,14 +26,10 @@ def wamr_target(qemu_target: Target) -> Target:
 
 
 @pytest.fixture(scope="module")
-def wamr_fw(wamr_target: Target, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def wamr_fw(wamr_target: Target):  # type: ignore[no-untyped-def]
+    """The build (project build tree) every qemu-rv32 device with --engine wamr opens."""
     require_tools()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BUILD_TOOLS_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
-    try:
-        yield CMakeBuilder().build(wamr_target)
-    finally:
-        mp.undo()
+    return CMakeBuilder().build(wamr_target)
 
 
 def test_wamr_firmware_holds_no_guest(wamr_fw) -> None:  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ set(WAMR_BUILD_MULTI_MODULE 0)
 set(WAMR_BUILD_SHARED_MEMORY 0)
 set(WAMR_BUILD_LIB_PTHREAD 0)
 set(WAMR_BUILD_LIB_WASI_THREADS 0)
-# The imports are the core's (rt_wamr_natives.c), not WAMR's libc or wasi-nn.
+# The imports are the core's (generated rt_wamr_natives.c), not WAMR's libc or wasi-nn.
 set(WAMR_BUILD_LIBC_BUILTIN 0)
 set(WAMR_BUILD_LIBC_WASI 0)
 set(WAMR_BUILD_WASI_NN 0)
@@ -103,8 +103,9 @@ set(WAMR_ROOT_DIR ${WAMR_ROOT})
 include(${WAMR_ROOT}/build-scripts/runtime_lib.cmake)
 set(CMAKE_C_FLAGS "${_wamr_saved_c_flags}")
 
-set(RT_ENGINE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_eng_wamr.c
-                      ${CMAKE_CURRENT_LIST_DIR}/rt_wamr_natives.c)
+# The natives (rt_wamr_natives.c) are generated from the ABI table (build_tools/abi/) and
+# listed in rt_gen.cmake as RT_GEN_ENGINE_GLUE_SOURCES.
+set(RT_ENGINE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_eng_wamr.c ${RT_GEN_ENGINE_GLUE_SOURCES})
 set(RT_ENGINE_EXTERNAL_SOURCES ${WAMR_RUNTIME_LIB_SOURCE})
 if(EXISTS ${_wamr_port})  # the platform's own WAMR port is project code: strict warnings
   list(REMOVE_ITEM RT_ENGINE_EXTERNAL_SOURCES ${PLATFORM_SHARED_SOURCE})

@@ -1,6 +1,7 @@
 /*
- * WAMR engine: what its natives table (rt_wamr_natives.c) needs from the engine, and the
- * engine's configuration defaults (rt_config.h, rendered from the target file, may override).
+ * WAMR engine: what its natives table (rt_wamr_natives.c, generated from the ABI table) needs
+ * from the engine, and the engine's configuration defaults (rt_config.h, rendered from the
+ * target file, may override).
  */
 #ifndef RT_ENG_WAMR_H
 #define RT_ENG_WAMR_H
