@@ -62,12 +62,13 @@ def write(dut, iid: int, data: bytes) -> int:  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", help="wasm engine (default: the target's)")
-    ap.add_argument("--interp", default="fast", help="WAMR interpreter: fast or classic")
+    ap.add_argument("--interp", help="WAMR interpreter: fast or classic (default: the target's)")
     args = ap.parse_args()
     target = with_runtime(load_target("qemu-rv32"), engine=args.engine)
-    target = dataclasses.replace(
-        target, runtime=dataclasses.replace(target.runtime, wamr_interp=args.interp)
-    )
+    if args.interp:
+        target = dataclasses.replace(
+            target, runtime=dataclasses.replace(target.runtime, wamr_interp=args.interp)
+        )
     fw = CMakeBuilder().build(target)
     elf = fw.binary
     print(

@@ -5,8 +5,9 @@
  * Modules: rt_eng_module_add validates and loads the uploaded bytes with WAMR's full loader.
  * The fast interpreter translates the code at load time, so the upload buffer is freed right
  * after loading (LoadArgs.wasm_binary_freeable); the classic interpreter executes the bytecode
- * in place, so it keeps the buffer. Loaded modules nobody instantiated are unloaded, least
- * recently used first, when an upload needs the room (rt_eng_module_evict).
+ * in place, so it keeps the buffer. Loaded modules no instance uses are a cache: unloaded,
+ * least recently used first, when an upload or any WAMR allocation needs the room
+ * (rt_eng_module_evict).
  *
  * Memory: WAMR allocates everything (runtime structures, modules, instances, linear memories:
  * WASM_MEM_ALLOC_WITH_USAGE) through rt_malloc & co, so the core's budget and high-water mark
@@ -75,16 +76,24 @@ static volatile int g_timed_out;
 
 /* ---- allocation: everything through the accounted heap ---- */
 
+/* Loaded modules no instance uses are a cache: when the heap is full (a memory.grow, an
+ * instance, a load), they are unloaded, least recently used first, and the allocation retried.
+ * A module being instantiated counts as used (rt_eng_instantiate), so it is never among them. */
 static void *wamr_malloc(mem_alloc_usage_t usage, unsigned int size) {
-    /* linear memory must start zeroed (mmap would give zeroed pages) */
-    return usage == Alloc_For_LinearMemory ? rt_calloc(1, size) : rt_malloc(size);
+    for (;;) {
+        /* linear memory must start zeroed (mmap would give zeroed pages) */
+        void *p = usage == Alloc_For_LinearMemory ? rt_calloc(1, size) : rt_malloc(size);
+        if (p != NULL || !rt_eng_module_evict()) return p;
+    }
 }
 
 static void *wamr_realloc(mem_alloc_usage_t usage, bool full_size_mmaped, void *ptr,
                           unsigned int size) {
     (void)full_size_mmaped;
     size_t old = rt_mem_block_size(ptr);
-    uint8_t *p = (uint8_t *)rt_realloc(ptr, size);
+    uint8_t *p = (uint8_t *)rt_realloc(ptr, size); /* on failure ptr stays valid */
+    while (p == NULL && rt_eng_module_evict())
+        p = (uint8_t *)rt_realloc(ptr, size);
     if (p != NULL && usage == Alloc_For_LinearMemory && size > old) memset(p + old, 0, size - old);
     return p;
 }
@@ -239,11 +248,7 @@ rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, 
     args.name = name;
     args.wasm_binary_freeable = WASM_ENABLE_FAST_INTERP != 0;
     char err[128] = "";
-    wasm_module_t module = NULL;
-    for (;;) {
-        module = wasm_runtime_load_ex(bytes, item->size, &args, err, sizeof err);
-        if (module != NULL || !is_out_of_memory(err) || !rt_eng_module_evict()) break;
-    }
+    wasm_module_t module = wasm_runtime_load_ex(bytes, item->size, &args, err, sizeof err);
     if (module == NULL) {
         rt_free(bytes);
         if (is_out_of_memory(err)) {
@@ -282,6 +287,7 @@ static rt_status_t instantiate_failed(rt_eng_instance_t *e, const char *name, co
     }
     if (e->env != NULL) wasm_runtime_destroy_exec_env(e->env);
     if (e->inst != NULL) wasm_runtime_deinstantiate(e->inst);
+    e->mod->instances--;
     rt_free(e);
     return st;
 }
@@ -296,6 +302,7 @@ rt_status_t rt_eng_instantiate(const rt_eng_module_t *cm, struct rt_instance *ow
         return RT_ERR_NO_SPACE;
     }
     e->mod = m;
+    m->instances++; /* in use from here: not unloaded to make room for its own instance */
     uint32_t cap_pages = max_memory_bytes / PAGE_BYTES;
     struct InstantiationArgs2 *args = NULL;
     if (!wasm_runtime_instantiation_args_create(&args)) {
@@ -319,7 +326,6 @@ rt_status_t rt_eng_instantiate(const rt_eng_module_t *cm, struct rt_instance *ow
     }
     e->env = wasm_runtime_create_exec_env(e->inst, RT_WAMR_STACK_BYTES);
     if (e->env == NULL) return instantiate_failed(e, m->name, "allocate memory failed", msg, cap);
-    m->instances++;
     m->last_use = ++g_tick;
     *out = e;
     return RT_OK;
