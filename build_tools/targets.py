@@ -51,12 +51,17 @@ class Memory:
     flash_kib: int
 
 
+WAMR_INTERPS = ("fast", "classic")
+
+
 @dataclass(frozen=True)
 class Runtime:
     kind: str
     engine: str
     nn_backend: str
     platform: str
+    # WAMR's interpreter (engine wamr): fast, or classic where RAM is tight (runtime_c/README.md)
+    wamr_interp: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,10 @@ class Limits:
     max_graphs: int
     max_contexts: int
     max_instances: int
+    # Engine stack per instance (WAMR: interpreter frames and operands; its exhaustion is a
+    # trap) and the heap an engine may place inside linear memory (0: the guest's own malloc).
+    engine_stack_kib: int = 16
+    engine_heap_kib: int = 0
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,10 @@ def _parse_flash(f: _Fields) -> Flash:
     return flash
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def parse_target(path: Path, data: dict[str, Any]) -> Target:
     f = _Fields(path, data)
     name = f.text("name")
@@ -290,6 +303,7 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         engine=r.text("engine", ENGINES[rkind]),
         nn_backend=r.text("nn_backend", NN_BACKENDS[rkind]),
         platform=r.text("platform", PLATFORMS[rkind]),
+        wamr_interp=r.text("wamr_interp", WAMR_INTERPS, required=False) or "fast",
     )
     r.done()
     if runtime.kind == "c":  # rt_config.h holds these as 32-bit byte counts
@@ -337,6 +351,12 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         max_graphs=lim.integer("max_graphs", 1, maximum=MAX_TABLE),
         max_contexts=lim.integer("max_contexts", 1, maximum=MAX_TABLE),
         max_instances=lim.integer("max_instances", 1, maximum=MAX_TABLE),
+        engine_stack_kib=_or(
+            lim.integer("engine_stack_kib", 4, required=False, maximum=WASM32_KIB), 16
+        ),
+        engine_heap_kib=_or(
+            lim.integer("engine_heap_kib", 0, required=False, maximum=WASM32_KIB), 0
+        ),
     )
     lim.done()
     g = _table(f, "guests")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ def describe_exit(code: int) -> str:
 def last_lines(text: str, n: int = 1) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return " | ".join(lines[-n:])
+
+
+def device_name(name: str) -> str:
+    """A module name as the protocol takes it: 1-64 of [A-Za-z0-9_.-] (a file stem may not)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64] or "module"
 
 
 def sanitize_requested(options: dict[str, Any]) -> bool:
@@ -116,6 +122,7 @@ class PosixDut(Dut):
         try:
             self._hello = self._client.hello()
             self._refresh_items()
+            self.put_models_option()
         except Exception:
             self.close()
             raise
@@ -186,6 +193,15 @@ class PosixDut(Dut):
     def _wrap(self, what: str, e: DeviceRequestError) -> DeviceError:
         return DeviceError(f"{self.target.name}: {what}: {e.device_message or e}")
 
+    def put_models_option(self) -> None:
+        """Uploads the models of the `models` option ((name, path) pairs, from `--model`)."""
+        for name, path in self.options.get("models", ()):
+            try:
+                data = Path(path).read_bytes()
+            except OSError as e:
+                raise DeviceError(f"--model {name}={path}: cannot read: {e.strerror}") from e
+            self.put_model(name, data)
+
     def put_model(self, name: str, data: bytes) -> None:
         try:
             self.client.put(Kind.MODEL, name, data)
@@ -195,19 +211,24 @@ class PosixDut(Dut):
             self._models.append(name)
 
     def instantiate(self, module_name: str, wasm: bytes) -> int:
+        module_name = device_name(module_name)
         sha = hashlib.sha256(wasm).hexdigest()
         hello = self._hello
-        if sha not in self._modules:
-            if hello is None or not hello.can_load_modules:
-                raise NotSupported(
-                    f"{self.target.name}: module {module_name} (sha256 {sha[:12]}) is not built "
-                    "into this wasm2c runtime, which cannot load code at run time",
-                    hint=f"add it to guests.modules of {self.target.source.name} and rebuild",
-                )
+        if hello is not None and hello.can_load_modules:
+            # Always offered: the device answers PRESENT when it holds these bytes, and may have
+            # unloaded modules nobody used to make room since LIST was read.
             try:
                 self.client.put(Kind.MODULE, module_name, wasm)
             except DeviceRequestError as e:
                 raise self._wrap(f"upload {module_name}", e) from e
+            self._modules[sha] = module_name
+        elif sha not in self._modules:
+            raise NotSupported(
+                f"{self.target.name}: module {module_name} (sha256 {sha[:12]}) is not built "
+                f"into this {hello.engine if hello else 'wasm2c'} runtime, which cannot load "
+                "code at run time",
+                hint=f"add it to guests.modules of {self.target.source.name} and rebuild",
+            )
         try:
             return self.client.instantiate(sha)
         except DeviceRequestError as e:

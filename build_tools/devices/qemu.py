@@ -70,6 +70,7 @@ class SerialDut(PosixDut):
         self._client.crash_probe = self._crash_probe
         self._hello = self._client.hello()
         self._refresh_items()
+        self.put_models_option()
         log.info(
             "%s: %s on %s, %s %s, %d modules, %d models",
             self.target.name,

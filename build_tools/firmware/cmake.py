@@ -12,10 +12,11 @@ switching between them never rebuilds the others.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import runtime_c
+from .. import runtime_c, third_party
 from ..buildlock import locked_build
 from ..errors import ToolchainError
 from ..guests import BuildResult, build_guests, method_target_dir, target_dir
@@ -73,7 +74,8 @@ def linker_template(target: Target) -> str | None:
 
 def variant_name(target: Target, sanitize: bool) -> str:
     r = target.runtime
-    return f"runtime-{r.engine}-{r.nn_backend}" + ("-asan" if sanitize else "")
+    interp = "" if r.wamr_interp == "fast" else f"-{r.wamr_interp}"
+    return f"runtime-{r.engine}{interp}-{r.nn_backend}" + ("-asan" if sanitize else "")
 
 
 def variant_dir(target: Target, sanitize: bool = False) -> Path:
@@ -105,6 +107,33 @@ def render_linker_script(target: Target, output: Path) -> Path | None:
     return output
 
 
+def upstream_trees(target: Target) -> dict[str, str]:
+    """CMake variable `<NAME>_ROOT` -> lock entry (build_tools/third_party.toml), for each pinned
+    upstream tree the target's engine and backend compile in place (doctor's tables say which)."""
+    from ..doctor import BACKEND_SOURCES, ENGINE_SOURCES
+
+    r = target.runtime
+    names = [*ENGINE_SOURCES.get(r.engine, ()), *BACKEND_SOURCES.get(r.nn_backend, ())]
+    return {re.sub(r"[^A-Za-z0-9]", "_", n).upper() + "_ROOT": n for n in names}
+
+
+def resolve_upstream(target: Target) -> None:
+    """Verifies and unpacks the upstream trees the configuration compiles (once)."""
+    for name in upstream_trees(target).values():
+        third_party.resolve(name)
+
+
+def engine_defines(target: Target) -> dict[str, str]:
+    """What the engine's and backend's component.cmake read besides the common inputs."""
+    defines = {
+        var: str(third_party.unpack_dir(third_party.dependency(name)))
+        for var, name in upstream_trees(target).items()
+    }
+    if target.runtime.engine == "wamr":
+        defines["RT_WAMR_INTERP"] = target.runtime.wamr_interp
+    return defines
+
+
 def cmake_defines(
     target: Target,
     gen: runtime_c.GeneratedSources | None,
@@ -121,6 +150,7 @@ def cmake_defines(
         "RT_SANITIZE": "ON" if sanitize else "OFF",
         "CMAKE_BUILD_TYPE": "Release",
         "WASM2C_RUNTIME_DIR": str(wabt.wasm2c_runtime_dir()),
+        **engine_defines(target),
     }
     if gen is not None:
         defines["RT_CONFIG_DIR"] = str(gen.config_dir)
@@ -138,8 +168,10 @@ def component_sources(
 ) -> dict[str, list[Path]]:
     """`RT_<COMPONENT>_[EXTERNAL_]SOURCES` -> files, read from the component description itself
     (cmake -P runtime_c/cmake/print_sources.cmake), for checks of other build descriptions."""
+    resolve_upstream(target)
     defines = cmake_defines(target, gen, False, linker_script)
-    defines = {k: v for k, v in defines.items() if k.startswith(("RT_", "WASM2C_"))}
+    keep = ("RT_", "WASM2C_", *upstream_trees(target))
+    defines = {k: v for k, v in defines.items() if k.startswith(keep)}
     out: dict[str, list[Path]] = {}
     script = runtime_c.runtime_dir() / "cmake" / "print_sources.cmake"
     for line in cmake.run_script(script, defines):
@@ -216,6 +248,7 @@ class CMakeBuilder(FirmwareBuilder):
         self, target: Target, guests: BuildResult | None = None, sanitize: bool = False
     ) -> RuntimeImage:
         check_components(target)
+        resolve_upstream(target)
         guests = guests or build_guests(target)
         root = variant_dir(target, sanitize)
         gen = runtime_c.generate_sources(target, guests, root / "gen")

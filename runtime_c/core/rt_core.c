@@ -197,6 +197,23 @@ static const rt_eng_module_t *module_by_sha(const uint8_t sha[32]) {
     return NULL;
 }
 
+/* Upload storage, accounted like everything else: modules nobody uses make room if needed. */
+static rt_status_t put_alloc(const rt_item_t *item, char *msg, size_t cap) {
+    size_t size = item->size ? item->size : 1u;
+    g_put.data = (uint8_t *)rt_malloc(size);
+    while (g_put.data == NULL && rt_eng_module_evict())
+        g_put.data = (uint8_t *)rt_malloc(size);
+    if (g_put.data == NULL) {
+        rt_fmt(msg, cap, "does not fit: needs %lu bytes, %lu free", (unsigned long)item->size,
+               (unsigned long)(RT_HEAP_BUDGET_BYTES - rt_mem_in_use()));
+        return RT_ERR_NO_SPACE;
+    }
+    g_put.active = true;
+    g_put.item = *item;
+    g_put.received = 0;
+    return RT_OK;
+}
+
 rt_status_t rt_put_begin(const rt_item_t *item, char *msg, size_t cap) {
     put_abort(); /* a new PUT_BEGIN aborts an unfinished upload */
     if (item->kind == RT_KIND_MODULE) {
@@ -207,7 +224,7 @@ rt_status_t rt_put_begin(const rt_item_t *item, char *msg, size_t cap) {
                    rt_eng_name(), item->name);
             return RT_ERR_UNSUPPORTED;
         }
-        return RT_ERR_UNSUPPORTED;
+        return put_alloc(item, msg, cap);
     }
     if (!rt_can_upload(RT_KIND_MODEL)) {
         rt_fmt(msg, cap, "this firmware takes no model uploads (models are built in)");
@@ -231,16 +248,7 @@ rt_status_t rt_put_begin(const rt_item_t *item, char *msg, size_t cap) {
         rt_fmt(msg, cap, "model table full (%d models)", RT_MAX_UPLOADED_MODELS);
         return RT_ERR_NO_SPACE;
     }
-    g_put.data = (uint8_t *)rt_malloc(item->size ? item->size : 1u);
-    if (g_put.data == NULL) {
-        rt_fmt(msg, cap, "does not fit: needs %lu bytes, %lu free", (unsigned long)item->size,
-               (unsigned long)(RT_HEAP_BUDGET_BYTES - rt_mem_in_use()));
-        return RT_ERR_NO_SPACE;
-    }
-    g_put.active = true;
-    g_put.item = *item;
-    g_put.received = 0;
-    return RT_OK;
+    return put_alloc(item, msg, cap);
 }
 
 rt_status_t rt_put_chunk(uint32_t offset, const uint8_t *data, size_t len, char *msg, size_t cap) {
@@ -265,6 +273,13 @@ rt_status_t rt_put_end(bool commit, char *msg, size_t cap) {
     if (!commit) {
         put_abort();
         return RT_OK;
+    }
+    if (g_put.item.kind == RT_KIND_MODULE) { /* the engine owns the bytes from here */
+        rt_item_t item = g_put.item;
+        uint8_t *bytes = g_put.data;
+        g_put.data = NULL;
+        put_abort();
+        return rt_eng_module_add(&item, bytes, msg, cap);
     }
     int u = find_uploaded(g_put.item.name, (uint32_t)strlen(g_put.item.name));
     if (u < 0) {

@@ -58,6 +58,10 @@ void *rt_realloc(void *ptr, size_t size) {
     return n;
 }
 
+size_t rt_mem_block_size(const void *ptr) {
+    return ptr == NULL ? 0 : ((const rt_block_hdr_t *)ptr - 1)->size;
+}
+
 size_t rt_mem_in_use(void) {
     return g_in_use;
 }

@@ -35,6 +35,15 @@ const uint8_t *rt_eng_module_sha256(const rt_eng_module_t *m);
 uint32_t rt_eng_module_size(const rt_eng_module_t *m);
 /* True if modules can be loaded at run time (wasm2c: false, they are compiled in). */
 bool rt_eng_can_load_modules(void);
+/* Run-time loading (only when rt_eng_can_load_modules()). rt_eng_module_add takes ownership of
+ * bytes (rt_malloc'd, sha256 already verified by the protocol): it validates and loads them as
+ * module item->name, replacing a module of that name that no instance uses, and frees bytes on
+ * failure. RT_ERR_BAD_REQUEST: not a valid module (msg says why); RT_ERR_BUSY: the module it
+ * would replace has instances; RT_ERR_NO_SPACE: does not fit. */
+rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, size_t cap);
+/* Unload one loaded module that no instance uses (the least recently used) to make room for an
+ * upload; false when there is none. */
+bool rt_eng_module_evict(void);
 
 /* Create an instance whose linear memory is capped at max_memory_bytes. */
 rt_status_t rt_eng_instantiate(const rt_eng_module_t *m, struct rt_instance *owner,

@@ -114,6 +114,8 @@ void *rt_malloc(size_t size);
 void *rt_calloc(size_t n, size_t size);
 void *rt_realloc(void *ptr, size_t size);
 void rt_free(void *ptr);
+/* Usable size of a block from rt_malloc & co (what was asked for). */
+size_t rt_mem_block_size(const void *ptr);
 size_t rt_mem_in_use(void);
 size_t rt_mem_high_water(void);
 /* Restart the heap peak from what is in use now (STATS "reset peaks"). */

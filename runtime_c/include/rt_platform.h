@@ -66,6 +66,11 @@ uint8_t rt_os_counter_unit(void);
  * afterwards. */
 typedef void (*rt_os_deadline_fn)(void);
 void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn);
+/* rt_os_deadline_notify(ms, fn): the same timer, but fn runs inside the signal handler or the
+ * interrupt itself and returns; the interrupted code then resumes where it was. fn may only do
+ * what is safe there (set a flag atomically): for engines that stop guest code at their own
+ * safe points (WAMR polls a terminate flag). */
+void rt_os_deadline_notify(uint32_t ms, rt_os_deadline_fn fn);
 void rt_os_deadline_disarm(void);
 
 #ifdef __cplusplus

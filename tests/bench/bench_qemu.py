@@ -1,4 +1,6 @@
 """Benchmarks of the emulated MCU (qemu-rv32). Run: .venv/bin/python tests/bench/bench_qemu.py
+[--engine wasm2c|wamr] [--interp fast|classic] (default: the target's engine; with wamr every
+guest is uploaded at run time, before the measured calls)
 
 - Instructions per inference, two ways. (1) The counter: the device reads the rv32 `minstret`
   CSR around each CALL and reports the difference in STATS (`last_call_instructions`); QEMU
@@ -19,6 +21,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import statistics
 import sys
@@ -36,7 +40,7 @@ from build_tools.footprint import by_component, image_usage
 from build_tools.paths import shared_root
 from build_tools.protocol import DeviceClient
 from build_tools.protocol.messages import Kind
-from build_tools.targets import load_target
+from build_tools.targets import load_target, with_runtime
 
 C3_HZ = 160e6
 TFLM_C3_PERSON_MS = {"ESP-NN": 426, "reference kernels": 3355}
@@ -56,11 +60,19 @@ def write(dut, iid: int, data: bytes) -> int:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    target = load_target("qemu-rv32")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", help="wasm engine (default: the target's)")
+    ap.add_argument("--interp", help="WAMR interpreter: fast or classic (default: the target's)")
+    args = ap.parse_args()
+    target = with_runtime(load_target("qemu-rv32"), engine=args.engine)
+    if args.interp:
+        target = dataclasses.replace(
+            target, runtime=dataclasses.replace(target.runtime, wamr_interp=args.interp)
+        )
     fw = CMakeBuilder().build(target)
     elf = fw.binary
     print(
-        f"## Footprint ({elf.name}, budget {target.memory.ram_kib} KiB RAM, "
+        f"## Footprint ({target.runtime.engine}, {elf.name}, budget {target.memory.ram_kib} KiB RAM, "
         f"{target.memory.flash_kib} KiB flash)\n"
     )
     print("| component | text | rodata | data | bss |\n|---|---:|---:|---:|---:|")

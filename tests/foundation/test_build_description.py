@@ -13,6 +13,7 @@ from build_tools import firmware, runtime_c
 from build_tools.errors import ToolchainError
 from build_tools.firmware import cmake as fw_cmake
 from build_tools.guests import build_guests
+from build_tools.paths import build_root
 from build_tools.targets import load_target, with_runtime
 from build_tools.toolchains import cmake, wabt
 
@@ -37,10 +38,12 @@ def described(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, l
     out: dict[str, dict[str, list[Path]]] = {}
     root = tmp_path_factory.mktemp("build")
     for name in ("posix", "qemu-rv32"):
-        target = load_target(name)
-        gen = runtime_c.generate_sources(target, build_guests(target, root), root / name / "gen")
-        script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
-        out[name] = fw_cmake.component_sources(target, gen, script)
+        for engine in ("wasm2c", "wamr"):
+            target = with_runtime(load_target(name), engine=engine)
+            gen_dir = root / name / engine / "gen"
+            gen = runtime_c.generate_sources(target, build_guests(target, root), gen_dir)
+            script = fw_cmake.render_linker_script(target, gen.directory / "linker.ld")
+            out[f"{name}/{engine}"] = fw_cmake.component_sources(target, gen, script)
     return out
 
 
@@ -61,6 +64,7 @@ def test_every_project_source_is_in_exactly_one_component(
         for p in _project_sources()
         if p.parts[len(RT.parts)] in ("core", "proto")
         or p.is_relative_to(RT / "engines" / "wasm2c")
+        or p.is_relative_to(RT / "engines" / "wamr")
         or p.is_relative_to(RT / "nn" / "builtin")
         or p == (RT / "nn" / "builtin_glue.c")
         or p.is_relative_to(RT / "platform" / "posix")
@@ -112,6 +116,15 @@ def test_cmake_defines_are_pure() -> None:
     d = fw_cmake.cmake_defines(qemu, gen, False, Path("/l.ld"))
     assert d["CMAKE_TOOLCHAIN_FILE"] == str(RT / "platform" / "qemu-rv32" / "toolchain.cmake")
     assert d["RT_LINKER_SCRIPT"] == "/l.ld"
+    wamr = with_runtime(posix, engine="wamr")
+    d = fw_cmake.cmake_defines(wamr, gen, False, None)
+    assert d["WAMR_ROOT"] == str(build_root() / "third_party" / "wamr")
+    assert d["RT_WAMR_INTERP"] == "fast"
+    classic = dataclasses.replace(
+        wamr, runtime=dataclasses.replace(wamr.runtime, wamr_interp="classic")
+    )
+    assert fw_cmake.cmake_defines(classic, gen, False, None)["RT_WAMR_INTERP"] == "classic"
+    assert fw_cmake.variant_dir(classic) != fw_cmake.variant_dir(wamr)
     assert cmake.script_argv("s.cmake", {"B": "2", "A": True}) == [
         "cmake",
         "-DA=ON",

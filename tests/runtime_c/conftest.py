@@ -9,7 +9,7 @@ import pytest
 
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.targets import Target, load_target
+from build_tools.targets import Target, load_target, with_runtime
 
 TOOLS = ("cmake", "wasm2c", "clang-19", "cc")
 
@@ -35,3 +35,14 @@ def posix_runtime(posix_target: Target) -> Iterator[RuntimeImage]:
 def posix_runtime_asan(posix_target: Target) -> Iterator[RuntimeImage]:
     require_tools()
     yield CMakeBuilder().build(posix_target, sanitize=True)
+
+
+@pytest.fixture(scope="session")
+def posix_wamr_target(posix_target: Target) -> Target:
+    return with_runtime(posix_target, engine="wamr")
+
+
+@pytest.fixture(scope="session")
+def posix_wamr_runtime(posix_wamr_target: Target) -> Iterator[RuntimeImage]:
+    require_tools()
+    yield CMakeBuilder().build(posix_wamr_target)

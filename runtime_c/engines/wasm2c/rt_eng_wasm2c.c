@@ -162,6 +162,17 @@ bool rt_eng_can_load_modules(void) {
     return false;
 }
 
+rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, size_t cap) {
+    rt_free(bytes);
+    rt_fmt(msg, cap, "wasm2c engine cannot load modules at run time: add '%s' to guests.modules",
+           item->name);
+    return RT_ERR_UNSUPPORTED;
+}
+
+bool rt_eng_module_evict(void) {
+    return false;
+}
+
 rt_status_t rt_eng_instantiate(const rt_eng_module_t *m, struct rt_instance *owner,
                                uint32_t max_memory_bytes, rt_eng_instance_t **out, char *msg,
                                size_t cap) {

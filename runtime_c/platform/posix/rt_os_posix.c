@@ -115,6 +115,11 @@ void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn) {
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* The SIGALRM handler calls fn and returns when fn does: the interrupted code resumes. */
+void rt_os_deadline_notify(uint32_t ms, rt_os_deadline_fn fn) {
+    rt_os_deadline_arm(ms, fn);
+}
+
 void rt_os_deadline_disarm(void) {
     struct itimerval it;
     memset(&it, 0, sizeof it);

@@ -68,6 +68,7 @@ typedef struct {
     uint32_t heap_in_use, heap_peak;
     rt_os_deadline_fn deadline_fn;
     volatile bool deadline_armed;
+    bool deadline_in_isr; /* rt_os_deadline_notify: call fn in the interrupt and resume */
     uint64_t rng;
     char log[LOG_RING];
     uint32_t log_head, log_len;
@@ -315,12 +316,21 @@ static void mtimecmp_set(uint64_t when) {
     REG32(CLINT_MTIMECMP_HI) = (uint32_t)(when >> 32);
 }
 
-void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn) {
+static void deadline_start(uint32_t ms, rt_os_deadline_fn fn, bool in_isr) {
     qrv.deadline_fn = fn;
+    qrv.deadline_in_isr = in_isr;
     qrv.deadline_armed = true;
     mtimecmp_set(qrv_mtime() + (uint64_t)ms * (QRV_MTIME_HZ / 1000u));
     CSR_SET(mie, MIE_MTIE);
     CSR_SET(mstatus, MSTATUS_MIE);
+}
+
+void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn) {
+    deadline_start(ms, fn, false);
+}
+
+void rt_os_deadline_notify(uint32_t ms, rt_os_deadline_fn fn) {
+    deadline_start(ms, fn, true);
 }
 
 void rt_os_deadline_disarm(void) {
@@ -356,7 +366,8 @@ uintptr_t qrv_trap(uint32_t mcause, uintptr_t mepc, uintptr_t sp) {
         mtimecmp_set(UINT64_MAX);
         if (qrv.deadline_armed) {
             qrv.deadline_armed = false;
-            return (uintptr_t)deadline_trampoline;
+            if (!qrv.deadline_in_isr) return (uintptr_t)deadline_trampoline;
+            if (qrv.deadline_fn != NULL) qrv.deadline_fn();
         }
         return mepc;
     }

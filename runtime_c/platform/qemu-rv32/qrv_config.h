@@ -13,7 +13,7 @@
 size_t qrv_heap_budget(void);
 #define RT_HEAP_BUDGET_BYTES qrv_heap_budget()
 
-/* Models live in flash, built into the image (like an ESP32-C3 build): no RAM copies. */
-#define RT_ENABLE_MODEL_UPLOAD 0
+/* Built-in models stay read-only in flash (no RAM copies); uploads (PUT model, `--model`) land
+ * in the heap, within that budget. */
 
 #endif

@@ -1,0 +1,61 @@
+"""The WAMR engine on the emulated MCU: the shared conformance suite over the serial line, and
+modules the firmware has never seen uploaded at run time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from build_tools.conformance.suite import run_suite, target_guests
+from build_tools.devices.base import open_device
+from build_tools.firmware.cmake import CMakeBuilder
+from build_tools.footprint import by_component
+from build_tools.targets import Target, with_runtime
+from tests.wamr_guests import check_bad_uploads_refused, check_witx_outputs, witx_wasm
+
+from .conftest import require_tools
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wamr_target(qemu_target: Target) -> Target:
+    return with_runtime(qemu_target, engine="wamr")
+
+
+@pytest.fixture(scope="module")
+def wamr_fw(wamr_target: Target):  # type: ignore[no-untyped-def]
+    """The build (project build tree) every qemu-rv32 device with --engine wamr opens."""
+    require_tools()
+    return CMakeBuilder().build(wamr_target)
+
+
+def test_wamr_firmware_holds_no_guest(wamr_fw) -> None:  # type: ignore[no-untyped-def]
+    parts = by_component(wamr_fw.map_file, wamr_fw.objects, wamr_fw.sources.models, wamr_fw.binary)
+    assert parts["engine"]["text"] > 0
+    assert not [p for p in parts if p.startswith("guest:")]
+
+
+def test_conformance_suite_on_qemu_wamr(wamr_fw, wamr_target: Target) -> None:  # type: ignore[no-untyped-def]
+    result = run_suite(wamr_target, None, {"firmware": wamr_fw.binary})
+    failed = [(c.id, c.detail) for c in result.cases if c.status == "failed"]
+    assert not failed
+    assert result.count("passed") >= 85
+    for c in result.cases:  # only what exceeds the instance budget may be skipped
+        if c.status == "skipped":
+            assert re.match(r"does not fit: needs \d+ KiB, budget \d+ KiB", c.detail), c
+
+
+def test_unseen_module_and_bad_uploads_on_qemu_wamr(  # type: ignore[no-untyped-def]
+    wamr_fw, wamr_target: Target, tmp_path: Path
+) -> None:
+    """The hand-written WAT guest runs on the MCU without a firmware rebuild; a corrupt or
+    forged upload is refused and the device keeps serving."""
+    with open_device(wamr_target, {"firmware": wamr_fw.binary}) as dut:
+        assert dut.info().can_load_code
+        check_witx_outputs(dut, dut.instantiate("witx_infer", witx_wasm(tmp_path)))
+        check_bad_uploads_refused(dut.client)  # type: ignore[attr-defined]
+        iid = dut.instantiate("hello", target_guests(wamr_target)["hello"])
+        assert dut.call(iid, "fib", [20]).value == 6765
