@@ -110,9 +110,17 @@ def fetch_module(spec: ModuleSpec, cache: Path, timeout: float) -> Path:
     digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as resp:
+            announced = resp.headers.get("Content-Length")
+            received = 0
             while chunk := resp.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+                received += len(chunk)
+            if announced is not None and received != int(announced):
+                raise DownloadError(
+                    f"module {spec.module_id}: download failed: interrupted after "
+                    f"{received} of {announced} bytes"
+                )
         got = digest.hexdigest()
         if got != spec.sha256:
             raise DownloadError(
@@ -240,7 +248,7 @@ class Agent:
 
     def _ticker(self) -> None:
         next_telemetry = time.monotonic() + self.cfg.telemetry_interval_s
-        while not self.stopping.wait(1.0):
+        while not self.stopping.wait(min(1.0, self.cfg.telemetry_interval_s)):
             self._write_health()
             if self.ring.changed.is_set() and self.connected.is_set():
                 self.ring.changed.clear()

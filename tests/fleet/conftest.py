@@ -115,12 +115,12 @@ class AgentProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.log = (self.home / "agent.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "build_tools.fleet.agent", "--config", str(self.config)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.home / "agent.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "build_tools.fleet.agent", "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def health(self) -> dict[str, Any]:
         p = self.home / "state" / "health.json"
@@ -130,7 +130,8 @@ class AgentProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, self.log_text()
-            if self.health().get("connected"):
+            h = self.health()
+            if h.get("connected") and h.get("pid") == self.proc.pid:
                 return
             time.sleep(0.1)
         raise AssertionError(f"agent {self.name} did not connect:\n{self.log_text()}")
