@@ -41,7 +41,7 @@ from .mqtt import Endpoint, close_client, make_client
 from .outbox import Outbox
 from .pki import common_name
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("build_tools.fleet.agent")  # also when run as __main__
 
 CHUNK = 64 * 1024
 
