@@ -1,0 +1,402 @@
+"""`deploy`: install the device runtime, guests, models, the device certificate and the agent
+service on a Linux device over SSH, as side-by-side releases with an atomic `current` switch.
+
+A release is named by the hash of its contents (the project wheel's files, the dependency
+wheels, guests, models, TLS files, agent config), so deploying the same thing twice changes
+nothing, and any change makes a new release beside the old ones. Steps on the device:
+upload to `releases/<id>.partial/`, create its venv, install, rename to `releases/<id>/` (until
+then nothing the device runs has changed), then `python -m build_tools.fleet.device activate`
+(detached from the SSH session) switches `current`, restarts the service and waits for the agent
+to report the new release; if it does not, the device switches back by itself.
+
+What a device needs from the wheel (`DEVICE_PACKAGES` plus the NN backend's package) is a
+subset of the project's dependencies, with the pins of pyproject.toml (read from the installed
+metadata): no compiler on the device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildToolsError, DeviceError
+from ..guests import build_guests
+from ..paths import build_root, repo_root, shared_root
+from ..targets import Target
+from ..toolchains import pip
+from ..toolchains.runner import run as run_local
+from ..toolchains.ssh import SshHost, SshSession, remote_command
+from .pki import CertificateAuthority
+
+log = logging.getLogger(__name__)
+
+DEVICE_PACKAGES = ("wasmtime", "numpy", "paho-mqtt", "cryptography")
+BACKEND_PACKAGES = {
+    "litert": ("ai-edge-litert",),
+    "tflm": ("tflite-micro",),
+    "tflite-runtime": (),
+    "builtin": (),
+}
+KEEP_RELEASES = 3
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    path: str  # inside the release directory
+    data: bytes
+    mode: int = 0o644
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Plan:
+    target: str
+    host: SshHost
+    root: str
+    service: str
+    python: str
+    files: list[ReleaseFile]
+    wheel: str  # path of the project wheel inside the release
+    offline: bool  # dependency wheels shipped
+    release: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def release_dir(self, partial: bool = False) -> str:
+        return f"{self.root}/releases/{self.release}" + (".partial" if partial else "")
+
+    def install_commands(self) -> list[list[str]]:
+        d = self.release_dir(partial=True)
+        vpy = f"{d}/venv/bin/python"
+        return [
+            pip.venv_argv(self.python, f"{d}/venv"),
+            pip.install_wheel_argv(vpy, f"{d}/{self.wheel}"),
+            pip.install_requirements_argv(
+                vpy, f"{d}/device-requirements.txt", f"{d}/wheels" if self.offline else None
+            ),
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "host": str(self.host),
+            "root": self.root,
+            "release": self.release,
+            "service": self.service,
+            "files": [
+                {"path": f.path, "bytes": len(f.data), "sha256": f.digest} for f in self.files
+            ],
+            "steps": [
+                f"upload {len(self.files)} files ({sum(len(f.data) for f in self.files)} bytes) to {self.release_dir(True)}",
+                *(remote_command(c) for c in self.install_commands()),
+                f"mv {self.release_dir(True)} {self.release_dir()}",
+                f"activate: switch {self.root}/current, restart the {self.service} service, wait for the agent to report release {self.release}",
+            ],
+            "notes": self.notes,
+        }
+
+
+def device_requirements(backend: str) -> list[str]:
+    """The device's share of the project's pinned dependencies (one source: pyproject.toml)."""
+    wanted = set(DEVICE_PACKAGES) | set(BACKEND_PACKAGES.get(backend, ()))
+    reqs = importlib.metadata.requires("build_tools") or []
+    out = []
+    for text in reqs:
+        name = re.split(r"[\s=<>!~;\[]", text, maxsplit=1)[0].lower()
+        if name in wanted and "extra ==" not in text:
+            out.append(text)
+    return sorted(out)
+
+
+def _source_key() -> str:
+    """A hash of what goes into the wheel (pyproject.toml and the package's files)."""
+    root = repo_root()
+    h = hashlib.sha256((root / "pyproject.toml").read_bytes())
+    for p in sorted((root / "build_tools").rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_wheel() -> bytes:
+    """The project wheel (pure Python), built once per source state into build/deploy/."""
+    out = build_root() / "deploy" / "wheel" / _source_key()
+    wheels = sorted(out.glob("build_tools-*.whl"))
+    if not wheels:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            run_local(
+                pip.wheel_argv(sys.executable, repo_root(), Path(tmp)), "building the project wheel"
+            )
+            for p in Path(tmp).glob("build_tools-*.whl"):
+                os.replace(p, out / p.name)
+        wheels = sorted(out.glob("build_tools-*.whl"))
+    if not wheels:
+        raise BuildToolsError("building the project wheel produced no build_tools-*.whl")
+    return wheels[-1].read_bytes()
+
+
+def wheel_content_digest(data: bytes) -> str:
+    """A hash of a wheel's member names and contents (zip timestamps left out), so the same
+    source gives the same release."""
+    h = hashlib.sha256()
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        with zipfile.ZipFile(f) as z:
+            for name in sorted(z.namelist()):
+                h.update(name.encode() + b"\0" + hashlib.sha256(z.read(name)).digest())
+    return h.hexdigest()
+
+
+def agent_config(broker: tuple[str, int], release: str, target: Target, backend: str) -> str:
+    lim = target.limits
+    return "\n".join(
+        [
+            "# written by deploy; paths are relative to this file",
+            "[broker]",
+            f'host = "{broker[0]}"',
+            f"port = {broker[1]}",
+            "[tls]",
+            'ca = "tls/ca.crt"',
+            'cert = "tls/device.crt"',
+            'key = "tls/device.key"',
+            "[agent]",
+            'state_dir = "../../state"',
+            f'release = "{release}"',
+            "[runtime]",
+            f'backend = "{backend}"',
+            f"memory_kib = {lim.instance_memory_kib}",
+            f"timeout_ms = {lim.call_timeout_ms}",
+            f"max_graphs = {lim.max_graphs}",
+            f"max_contexts = {lim.max_contexts}",
+            'models_dir = "models"',
+            "",
+        ]
+    )
+
+
+def make_plan(
+    target: Target,
+    host: SshHost,
+    *,
+    root: str,
+    device: str,
+    pki_dir: Path,
+    broker: tuple[str, int],
+    service: str,
+    python: str,
+    backend: str | None,
+    wheelhouse: Path | None,
+    models: bool,
+    extra: dict[str, bytes] | None = None,
+) -> Plan:
+    if target.runtime.kind != "python-host":
+        raise BuildToolsError(
+            f"target {target.name}: deploy over SSH is for python-host targets (this one runs {target.runtime.kind})"
+        )
+    backend = backend or target.runtime.nn_backend
+    ca = CertificateAuthority(pki_dir)
+    if not ca.cert_path(device).is_file():
+        raise BuildToolsError(
+            f"no certificate for device {device} in {pki_dir}",
+            hint=f"run: fleet cert issue {device} --pki {pki_dir}",
+        )
+    files: list[ReleaseFile] = []
+    wheel = build_wheel()
+    wheel_name = f"wheels/build_tools-{importlib.metadata.version('build_tools')}-py3-none-any.whl"
+    files.append(ReleaseFile(wheel_name, wheel))
+    if wheelhouse is not None:
+        found = sorted(wheelhouse.glob("*.whl"))
+        if not found:
+            raise BuildToolsError(f"--wheelhouse {wheelhouse}: no .whl files")
+        files += [ReleaseFile(f"wheels/{p.name}", p.read_bytes()) for p in found]
+    files.append(
+        ReleaseFile(
+            "device-requirements.txt", ("\n".join(device_requirements(backend)) + "\n").encode()
+        )
+    )
+    built = build_guests(target)
+    files += [
+        ReleaseFile(f"guests/{g.name}.wasm", (built.directory / g.path).read_bytes())
+        for g in built.guests
+    ]
+    notes = []
+    if models:
+        for name in target.guests.models:
+            p = shared_root() / "models" / f"{name}.tflite"
+            if p.is_file():
+                files.append(ReleaseFile(f"models/{name}.tflite", p.read_bytes()))
+            else:
+                notes.append(f"model {name} not found at {p}: not shipped")
+    files += [
+        ReleaseFile("tls/ca.crt", ca.ca_cert_path.read_bytes()),
+        ReleaseFile("tls/device.crt", ca.cert_path(device).read_bytes()),
+        ReleaseFile("tls/device.key", ca.key_path(device).read_bytes(), 0o600),
+    ]
+    for name, data in (extra or {}).items():
+        files.append(ReleaseFile(name, data))
+    plan = Plan(
+        target.name,
+        host,
+        root,
+        service,
+        python,
+        files,
+        wheel_name,
+        wheelhouse is not None,
+        notes=notes,
+    )
+    # The release id: every file by content (the wheel by its members), and the agent config.
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.path):
+        digest = wheel_content_digest(f.data) if f.path == wheel_name else f.digest
+        h.update(f"{f.path}\0{f.mode:o}\0{digest}\n".encode())
+    h.update(agent_config(broker, "", target, backend).encode())
+    h.update(f"{service}\0{python}".encode())
+    plan.release = h.hexdigest()[:16]
+    files.append(
+        ReleaseFile("agent.toml", agent_config(broker, plan.release, target, backend).encode())
+    )
+    files.append(
+        ReleaseFile(
+            "release.json",
+            json.dumps({"release": plan.release, "target": target.name, "device": device}).encode(),
+        )
+    )
+    return plan
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # "unchanged" | "installed" | "activated" | "rolled-back"
+    release: str
+    result: dict[str, Any]
+
+
+def _remote_state(s: SshSession, root: str, release: str) -> tuple[str | None, bool]:
+    q = remote_command
+    script = (
+        f"readlink {q([f'{root}/current'])} || true; "
+        f"if [ -d {q([f'{root}/releases/{release}'])} ]; then echo INSTALLED; fi"
+    )
+    _, out, _ = s.run(script, "reading the device's releases")
+    lines = out.split()
+    current = next((ln.rsplit("/", 1)[-1] for ln in lines if ln.startswith("releases/")), None)
+    return current, "INSTALLED" in lines
+
+
+def _device_step(
+    s: SshSession, plan_root: str, python: str, argv: list[str], timeout: float
+) -> dict[str, Any]:
+    """Runs a device step detached from this SSH session and polls its result file."""
+    token = uuid.uuid4().hex[:12]
+    run_dir = f"{plan_root}/run"
+    cmd = remote_command(
+        [python, "-m", "build_tools.fleet.device", *argv, "--root", plan_root, "--result", token]
+    )
+    s.run(
+        f"mkdir -p {remote_command([run_dir])} && (setsid nohup {cmd} > {remote_command([f'{run_dir}/{token}.log'])} 2>&1 < /dev/null &)",
+        "starting the device step",
+    )
+    deadline = time.monotonic() + timeout + 30
+    result_file = remote_command([f"{run_dir}/{token}.json"])
+    while time.monotonic() < deadline:
+        rc, out, _ = s.run(
+            f"cat {result_file} 2>/dev/null", "reading the device step's result", check=False
+        )
+        if rc == 0 and out.strip():
+            return dict(json.loads(out))
+        time.sleep(0.5)
+    _, out, _ = s.run(
+        f"tail -20 {remote_command([f'{run_dir}/{token}.log'])}", "reading the log", check=False
+    )
+    raise DeviceError(
+        f"{s.host}: the device step {argv[0]} gave no result within {timeout:.0f} s:\n{out}"
+    )
+
+
+def deploy(plan: Plan, session: SshSession, timeout: float = 60.0, progress: Any = None) -> Outcome:
+    s = session
+    current, installed = _remote_state(s, plan.root, plan.release)
+    if current == plan.release:
+        return Outcome("unchanged", plan.release, {"ok": True, "release": plan.release})
+    if not installed:
+        partial = plan.release_dir(partial=True)
+        dirs = sorted(
+            {f"{partial}/{Path(f.path).parent}" for f in plan.files}
+            | {f"{plan.root}/releases", f"{plan.root}/state"}
+        )
+        s.run(["rm", "-rf", partial], "removing an interrupted upload")
+        s.mkdirs(dirs)
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in plan.files:
+                local = Path(tmp) / "f"
+                local.write_bytes(f.data)
+                s.put(local, f"{partial}/{f.path}", mode=f.mode)
+                if progress is not None:
+                    progress(f.path, len(f.data))
+        for argv in plan.install_commands():
+            s.run(argv, f"installing release {plan.release}", timeout=900)
+        s.run(["mv", "-T", partial, plan.release_dir()], "completing the release")
+    vpy = f"{plan.release_dir()}/venv/bin/python"
+    result = _device_step(
+        s,
+        plan.root,
+        vpy,
+        [
+            "activate",
+            "--release",
+            plan.release,
+            "--service",
+            plan.service,
+            "--timeout",
+            str(timeout),
+        ],
+        timeout,
+    )
+    if not result.get("ok"):
+        back = result.get("rolled_back_to")
+        raise DeviceError(
+            f"{s.host}: release {plan.release} did not start: {result.get('error')}"
+            + (f"; the device went back to {back}" if back else "")
+        )
+    _prune(s, plan.root, keep=KEEP_RELEASES)
+    return Outcome("activated", plan.release, result)
+
+
+def rollback(root: str, service: str, session: SshSession, timeout: float = 60.0) -> Outcome:
+    vpy = f"{root}/current/venv/bin/python"
+    result = _device_step(
+        session, root, vpy, ["rollback", "--service", service, "--timeout", str(timeout)], timeout
+    )
+    if not result.get("ok"):
+        raise DeviceError(f"{session.host}: rollback failed: {result.get('error')}")
+    return Outcome("rolled-back", str(result["release"]), result)
+
+
+def _prune(s: SshSession, root: str, keep: int) -> None:
+    """Removes releases beyond the newest `keep` of history.json (never current)."""
+    script = (
+        "import json, pathlib, shutil, os\n"
+        f"root = pathlib.Path({root!r})\n"
+        "hist = json.loads((root / 'history.json').read_text()) if (root / 'history.json').exists() else []\n"
+        f"keep = set(hist[-{keep}:]) | {{os.path.basename(os.readlink(root / 'current'))}}\n"
+        "for d in (root / 'releases').iterdir():\n"
+        "    if d.is_dir() and not d.name.endswith('.partial') and d.name not in keep: shutil.rmtree(d)\n"
+    )
+    s.run([f"{root}/current/venv/bin/python", "-c", script], "pruning old releases", check=False)
