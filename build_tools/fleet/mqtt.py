@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,14 @@ def make_client(ep: Endpoint, client_id: str, clean_start: bool = True) -> mqtt.
     )
     client.tls_set_context(tls_context(ep))
     client.reconnect_delay_set(min_delay=1, max_delay=30)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(_client: mqtt.Client, _userdata: object, sock: object) -> None:
+    """Small messages leave at once (no Nagle delay waiting for the peer's delayed ACK)."""
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def close_client(client: mqtt.Client) -> None:
