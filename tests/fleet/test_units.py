@@ -1,0 +1,174 @@
+"""Pure parts of the fleet code: argv and config builders, manifest validation, the outbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from build_tools.errors import DeviceError
+from build_tools.fleet.deploy import device_requirements
+from build_tools.fleet.manifest import ManifestError, deployment_id_of, parse, unwrap
+from build_tools.fleet.outbox import Outbox
+from build_tools.fleet.service import render_unit
+from build_tools.toolchains import pip
+from build_tools.toolchains.mosquitto import BrokerConfig, broker_argv, render_acl, render_config
+from build_tools.toolchains.ssh import SshHost, parse_host, remote_command
+
+H = "ab" * 32
+
+
+def body(**over: object) -> dict[str, object]:
+    b: dict[str, object] = {
+        "deploymentId": "d1",
+        "instanceSpecs": {"i": {"moduleId": "m", "publish": {}, "subscribe": {}}},
+        "modules": {
+            "m": {"moduleImpl": "wasm", "entryPoint": "main", "downloadUrl": "file:///x", "hash": H}
+        },
+        "publishTopics": {},
+        "subscribeTopics": {},
+    }
+    b.update(over)
+    return b
+
+
+def test_manifest_evp1_string_and_evp2_object_read_the_same() -> None:
+    assert unwrap({"deployment": json.dumps(body())}) == unwrap({"deployment": body()})
+    m = parse(body())
+    assert m.instances["i"].module_id == "m" and m.modules["m"].sha256 == H
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"deploymentId": ""}, "'deploymentId': missing or not a string"),
+        ({"instanceSpecs": None}, "'instanceSpecs': missing or not an object"),
+        (
+            {"instanceSpecs": {"$x": {"moduleId": "m"}}},
+            "'instanceSpecs.$x': instance names must not start with '$'",
+        ),
+        (
+            {"instanceSpecs": {"i": {"moduleId": "nope"}}},
+            "'instanceSpecs.i'.moduleId: 'nope' is not in 'modules'",
+        ),
+        (
+            {"modules": {"m": {"moduleImpl": "docker", "hash": H}}},
+            "'modules.m'.moduleImpl: 'docker' is not supported",
+        ),
+        (
+            {"modules": {"m": {"moduleImpl": "wasm", "hash": "xyz"}}},
+            "'modules.m'.hash: expected the hex sha256",
+        ),
+    ],
+)
+def test_invalid_manifests_name_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ManifestError) as e:
+        parse(body(**change))
+    assert message in str(e.value)
+
+
+def test_deployment_id_ignores_its_own_field() -> None:
+    assert deployment_id_of(body()) == deployment_id_of(body(deploymentId="other"))
+    assert deployment_id_of(body()) != deployment_id_of(body(publishTopics={"k": {}}))
+
+
+def test_outbox_is_bounded_and_survives_reopening(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, max_messages=3)
+    for i in range(5):
+        box.put("t", {"i": i})
+    assert len(box) == 3 and box.dropped == 2
+    sent: list[tuple[str, dict[str, object]]] = []
+    reopened = Outbox(tmp_path, max_messages=3)
+    mids = iter(range(100, 200))
+
+    def publish(topic: str, payload: bytes) -> int:
+        sent.append((topic, json.loads(payload)))
+        return next(mids)
+
+    reopened.pump(publish)
+    assert [p["seq"] for _, p in sent] == [2, 3, 4]
+    reopened.pump(publish)
+    assert len(sent) == 3, "messages handed out are not sent again before their PUBACK"
+    reopened.on_ack(101)
+    reopened.pump(None)
+    assert len(reopened) == 2
+    assert Outbox(tmp_path).put("t", {}) == 5, "sequence numbers continue across restarts"
+
+
+def test_ssh_host_parsing() -> None:
+    assert parse_host("pi@10.0.0.7") == SshHost("pi", "10.0.0.7", 22)
+    assert parse_host("pi@[::1]:2222") == SshHost("pi", "::1", 2222)
+    with pytest.raises(DeviceError, match="expected user@address"):
+        parse_host("10.0.0.7")
+
+
+def test_argv_builders() -> None:
+    assert remote_command(["mkdir", "-p", "/a b"]) == "mkdir -p '/a b'"
+    assert pip.venv_argv("python3", "/r/venv") == ["python3", "-m", "venv", "/r/venv"]
+    assert pip.install_requirements_argv("/v/python", "/r/req.txt", "/r/wheels") == [
+        "/v/python",
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-index",
+        "--find-links",
+        "/r/wheels",
+        "-r",
+        "/r/req.txt",
+    ]
+    assert pip.install_requirements_argv("/v/python", "/r/req.txt", None) == [
+        "/v/python",
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "-r",
+        "/r/req.txt",
+    ]
+    assert broker_argv("/usr/sbin/mosquitto", Path("/c.conf")) == [
+        "/usr/sbin/mosquitto",
+        "-c",
+        "/c.conf",
+    ]
+
+
+def test_broker_config_requires_client_certificates() -> None:
+    cfg = BrokerConfig(
+        8883,
+        Path("/p/ca.crt"),
+        Path("/p/b.crt"),
+        Path("/p/b.key"),
+        Path("/p/crl.pem"),
+        Path("/p/acl"),
+        user="me",
+    )
+    lines = render_config(cfg).splitlines()
+    for line in (
+        "user me",
+        "allow_anonymous false",
+        "require_certificate true",
+        "use_identity_as_username true",
+        "crlfile /p/crl.pem",
+        "listener 8883 127.0.0.1",
+    ):
+        assert line in lines
+    assert "pattern readwrite v1/devices/%u/#" in render_acl(("operator",)).splitlines()
+
+
+def test_systemd_unit_runs_the_current_release() -> None:
+    unit = render_unit(Path("/opt/bt"))
+    assert (
+        "ExecStart=/opt/bt/current/venv/bin/python -m build_tools.fleet.agent --config /opt/bt/current/agent.toml"
+        in unit
+    )
+    assert "Restart=always" in unit
+
+
+def test_device_requirements_are_the_project_pins() -> None:
+    reqs = device_requirements("litert")
+    names = sorted(r.split("==")[0] for r in reqs)
+    assert names == ["ai-edge-litert", "cryptography", "numpy", "paho-mqtt", "wasmtime"]
+    assert all("==" in r for r in reqs)
+    assert "ai-edge-litert" not in " ".join(device_requirements("builtin"))
