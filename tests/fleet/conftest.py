@@ -91,9 +91,16 @@ class AgentProcess:
     """One agent as a plain supervised process (what systemd runs on a Pi)."""
 
     def __init__(
-        self, ca: CertificateAuthority, name: str, port: int, home: Path, **agent: Any
+        self,
+        ca: CertificateAuthority,
+        name: str,
+        port: int,
+        home: Path,
+        command: tuple[str, ...] = ("-m", "build_tools.fleet.agent"),
+        **agent: Any,
     ) -> None:
         self.name = device(ca, name)
+        self.command = command
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         settings = {"state_dir": "state", "telemetry_interval_s": 3600, **agent}
@@ -117,7 +124,7 @@ class AgentProcess:
     def start(self) -> None:
         with (self.home / "agent.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "build_tools.fleet.agent", "--config", str(self.config)],
+                [sys.executable, *self.command, "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -155,8 +162,13 @@ class AgentProcess:
 def agents(ca: CertificateAuthority, broker: RunningBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[AgentProcess] = []
 
-    def start(name: str, **agent: Any) -> AgentProcess:
-        a = AgentProcess(ca, name, broker.port, tmp_path / "agents" / name, **agent)
+    def start(name: str, command: tuple[str, ...] | None = None, **agent: Any) -> AgentProcess:
+        home = tmp_path / "agents" / name
+        a = (
+            AgentProcess(ca, name, broker.port, home, command, **agent)
+            if command
+            else AgentProcess(ca, name, broker.port, home, **agent)
+        )
         a.start()
         started.append(a)
         return a
