@@ -259,3 +259,34 @@ def test_agent_resumes_its_deployment_after_a_restart(
     agent.wait_connected()
     assert agent.health()["deploymentId"] == v1_id
     assert add(broker, ca, "dev-resume") == 5
+
+
+def test_telemetry_reports_calls_errors_latency_and_memory(
+    broker: RunningBroker, ca: CertificateAuthority, modules: ModuleServer, agents: Any
+) -> None:
+    modules.files["/v1.wasm"] = V1
+    agent = agents("dev-telemetry", telemetry_interval_s=0.5)
+    agent.wait_connected()
+    r = rollout(
+        broker,
+        ca,
+        manifest_for({"m": (modules.url("/v1.wasm"), V1)}, {"adder": "m"}),
+        ["dev-telemetry"],
+    )
+    assert r.ok, r.devices
+    ep = broker.endpoint(ca, "operator")
+    assert add(broker, ca, "dev-telemetry") == 5
+    bad = operator.command(ep, "dev-telemetry", "adder", "no_such_export", [])
+    assert bad["status"] == "error"
+    with operator.Session(ep) as s:
+        s.subscribe(topics.telemetry("dev-telemetry"))
+        deadline = time.monotonic() + 20
+        while (msg := s.next(deadline)) is not None:
+            t = json.loads(msg.payload)
+            if t.get("adder/calls") == 2:
+                assert t["adder/errors"] == 1
+                assert t["adder/latency_us"]["max"] >= t["adder/latency_us"]["mean"] >= 0
+                assert t["adder/memory_bytes"] == 65536  # one wasm page
+                assert t["agent/queued"] >= 0 and t["agent/dropped"] == 0
+                return
+    raise AssertionError("no telemetry with the two calls")
