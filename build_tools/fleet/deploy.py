@@ -303,31 +303,37 @@ def _remote_state(s: SshSession, root: str, release: str) -> tuple[str | None, b
 def _device_step(
     s: SshSession, plan_root: str, python: str, argv: list[str], timeout: float
 ) -> dict[str, Any]:
-    """Runs a device step detached from this SSH session and polls its result file."""
+    """Runs a device step detached from this SSH session and polls its result file (a cut
+    connection does not stop the step; the step's own timeout bounds it)."""
     token = uuid.uuid4().hex[:12]
     run_dir = f"{plan_root}/run"
+    log_file = remote_command([f"{run_dir}/{token}.log"])
     cmd = remote_command(
         [python, "-m", "build_tools.fleet.device", *argv, "--root", plan_root, "--result", token]
     )
-    s.run(
-        f"mkdir -p {remote_command([run_dir])} && (setsid nohup {cmd} > {remote_command([f'{run_dir}/{token}.log'])} 2>&1 < /dev/null &)",
+    _, out, _ = s.run(
+        f"mkdir -p {remote_command([run_dir])} && (setsid nohup {cmd} > {log_file} 2>&1 < /dev/null & echo $!)",
         "starting the device step",
     )
-    deadline = time.monotonic() + timeout + 30
+    pid = out.strip().splitlines()[-1] if out.strip() else ""
     result_file = remote_command([f"{run_dir}/{token}.json"])
+    deadline = time.monotonic() + timeout + 30
     while time.monotonic() < deadline:
-        rc, out, _ = s.run(
-            f"cat {result_file} 2>/dev/null", "reading the device step's result", check=False
+        # The second cat: the step may have written its result just before the kill -0.
+        _, out, _ = s.run(
+            f"cat {result_file} 2>/dev/null || {{ kill -0 {pid} 2>/dev/null && echo RUNNING; }} "
+            f"|| cat {result_file} 2>/dev/null",
+            "reading the device step's result",
+            check=False,
         )
-        if rc == 0 and out.strip():
-            return dict(json.loads(out))
+        text = out.strip()
+        if text and text != "RUNNING":
+            return dict(json.loads(text))
+        if not text:  # neither a result nor a running step: it failed before writing one
+            break
         time.sleep(0.5)
-    _, out, _ = s.run(
-        f"tail -20 {remote_command([f'{run_dir}/{token}.log'])}", "reading the log", check=False
-    )
-    raise DeviceError(
-        f"{s.host}: the device step {argv[0]} gave no result within {timeout:.0f} s:\n{out}"
-    )
+    _, out, _ = s.run(f"tail -5 {log_file}", "reading the step's log", check=False)
+    raise DeviceError(f"{s.host}: the device step {argv[0]} ended without a result:\n{out.strip()}")
 
 
 def deploy(plan: Plan, session: SshSession, timeout: float = 60.0, progress: Any = None) -> Outcome:
@@ -380,6 +386,11 @@ def deploy(plan: Plan, session: SshSession, timeout: float = 60.0, progress: Any
 
 
 def rollback(root: str, service: str, session: SshSession, timeout: float = 60.0) -> Outcome:
+    current, _ = _remote_state(session, root, "-")
+    if current is None:
+        raise DeviceError(
+            f"{session.host}: no release is installed under {root}: nothing to roll back"
+        )
     vpy = f"{root}/current/venv/bin/python"
     result = _device_step(
         session, root, vpy, ["rollback", "--service", service, "--timeout", str(timeout)], timeout

@@ -241,7 +241,7 @@ def test_unknown_host_key_is_refused_unless_pinned(
     assert "unknown host key" in capsys.readouterr().err
     # Pinned on first use; then the (empty) device has nothing to roll back to.
     assert cli_run([*argv, "--accept-new-host-key"]) == 2
-    assert "rollback" in capsys.readouterr().err
+    assert "nothing to roll back" in capsys.readouterr().err
     assert f"[127.0.0.1]:{device.sshd.port}" in device.known_hosts.read_text()
 
 
