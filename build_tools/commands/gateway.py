@@ -34,7 +34,7 @@ class GatewayCommand(Command):
         cfg = AgentConfig.load(args.config)
         lock = threading.Lock()
         with open_device(target, options) as dut:
-            agent = Agent(cfg, executor_factory=lambda _settings: DutExecutor(dut, lock))
+            agent = Agent(cfg, executor_factory=lambda _settings, _events: DutExecutor(dut, lock))
             done = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: done.set())
             agent.start()

@@ -34,9 +34,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from .. import __version__
+from ..deployment import Deployment, DeploymentError, ModuleSpec, parse_deployment
 from . import topics
-from .executor import Executor, ExecutorError, HostExecutor, RuntimeSettings
-from .manifest import Manifest, ManifestError, ModuleSpec, parse, unwrap
+from .executor import EXECUTORS, EventSink, Executor, ExecutorError, RuntimeSettings
 from .mqtt import Endpoint, close_client, make_client
 from .outbox import Outbox
 from .pki import common_name
@@ -74,6 +74,8 @@ class AgentConfig:
             max_graphs=int(r.get("max_graphs", 16)),
             max_contexts=int(r.get("max_contexts", 16)),
             models_dir=rel(r["models_dir"]) if r.get("models_dir") else None,
+            executor=r.get("executor", "pipeline"),
+            target=r.get("target", "host"),
         )
         return cls(
             endpoint=Endpoint(
@@ -96,12 +98,16 @@ def fetch_module(spec: ModuleSpec, cache: Path, timeout: float) -> Path:
     """The verified module file: from the cache when its hash is there, else downloaded to a
     temporary file, hashed while streaming, and renamed into the cache only if the sha256
     matches. Nothing unverified is ever at the cache path."""
-    final = cache / f"{spec.sha256}.wasm"
-    if final.is_file() and hashlib.sha256(final.read_bytes()).hexdigest() == spec.sha256:
+    want = spec.hash or ""
+    final = cache / f"{want}.wasm"
+    if want and final.is_file() and hashlib.sha256(final.read_bytes()).hexdigest() == want:
         return final
-    if not spec.url:
+    url = spec.download_url or ""
+    if not url:
         raise DownloadError(f"module {spec.module_id}: no downloadUrl and not on the device")
-    scheme = spec.url.split(":", 1)[0].lower()
+    if not want:
+        raise DownloadError(f"module {spec.module_id}: no hash in the manifest: refused")
+    scheme = url.split(":", 1)[0].lower()
     if scheme not in ("http", "https", "file"):
         raise DownloadError(f"module {spec.module_id}: unsupported URL scheme {scheme!r}")
     cache.mkdir(parents=True, exist_ok=True)
@@ -109,7 +115,7 @@ def fetch_module(spec: ModuleSpec, cache: Path, timeout: float) -> Path:
     tmp = Path(tmp_name)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as resp:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             announced = resp.headers.get("Content-Length")
             received = 0
             while chunk := resp.read(CHUNK):
@@ -122,9 +128,9 @@ def fetch_module(spec: ModuleSpec, cache: Path, timeout: float) -> Path:
                     f"{received} of {announced} bytes"
                 )
         got = digest.hexdigest()
-        if got != spec.sha256:
+        if got != want:
             raise DownloadError(
-                f"module {spec.module_id}: sha256 mismatch (manifest {spec.sha256[:12]}..., "
+                f"module {spec.module_id}: sha256 mismatch (manifest {want[:12]}..., "
                 f"downloaded {got[:12]}...): refused"
             )
         os.replace(tmp, final)
@@ -149,11 +155,18 @@ class LogRing(logging.Handler):
         self.changed.set()
 
 
-ExecutorFactory = Callable[[RuntimeSettings], Executor]
+ExecutorFactory = Callable[[RuntimeSettings, EventSink], Executor]
+
+
+def default_executor(settings: RuntimeSettings, events: EventSink) -> Executor:
+    """The executor the config names (`[runtime] executor`, default `pipeline`)."""
+    return EXECUTORS[settings.executor](settings, events)
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, executor_factory: ExecutorFactory = HostExecutor) -> None:
+    def __init__(
+        self, cfg: AgentConfig, executor_factory: ExecutorFactory = default_executor
+    ) -> None:
         self.cfg = cfg
         self.device_id = common_name(cfg.endpoint.certfile.read_bytes())
         self.make_executor = executor_factory
@@ -161,7 +174,7 @@ class Agent:
         self.state.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(self.state / "outbox", cfg.outbox_max)
         self.current: Executor | None = None
-        self.current_manifest: Manifest | None = None
+        self.current_manifest: Deployment | None = None
         self.status: dict[str, Any] = {
             "instances": {},
             "modules": {},
@@ -268,8 +281,8 @@ class Agent:
         """Downloads, verifies and instantiates a deployment, then swaps it in. Any failure
         leaves the running deployment as it was and reports reconcileStatus `error`."""
         try:
-            manifest = parse(unwrap(message))
-        except ManifestError as e:
+            manifest = parse_deployment(json.dumps(message), "deployment")
+        except DeploymentError as e:
             log.error("deployment refused: %s", e)
             self._report(None, "error", {}, {}, str(e))
             return
@@ -292,7 +305,7 @@ class Agent:
         instances: dict[str, Any] = {}
         new: Executor | None = None
         if not failure:
-            new = self.make_executor(self.cfg.runtime)
+            new = self.make_executor(self.cfg.runtime, self._executor_event)
             try:
                 new.apply(manifest, files)
             except (ExecutorError, OSError) as e:
@@ -313,10 +326,24 @@ class Agent:
         if old is not None:
             old.stop()
         tmp = self.state / "current.json.tmp"
-        tmp.write_text(json.dumps({"deployment": manifest.raw}))
+        tmp.write_text(json.dumps(message))
         os.replace(tmp, self.state / "current.json")
         log.info("deployment %s running (%d instances)", dep_id[:16], len(manifest.instances))
         self._report(dep_id, "ok", new.status(), module_status)
+
+    def _executor_event(self, kind: str, instance: str, data: Any) -> None:
+        """Outputs of the running deployment (EVP telemetry and state of its instances) go up
+        as telemetry entries `<instance>/<key>` and `state/<instance>/<topic>`."""
+        if kind == "telemetry" and isinstance(data, dict):
+            entries = {f"{instance}/{k}": v for k, v in data.items()}
+        elif kind == "state" and isinstance(data, dict):
+            value = data.get("value", b"")
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            entries = {f"state/{instance}/{data.get('topic')}": text}
+        else:
+            log.info("instance %s: %s %s", instance, kind, data)
+            return
+        self.outbox.put(topics.telemetry(self.device_id), entries)
 
     def _report(
         self,

@@ -180,6 +180,8 @@ def agent_config(broker: tuple[str, int], release: str, target: Target, backend:
             f'release = "{release}"',
             "[runtime]",
             f'backend = "{backend}"',
+            'executor = "pipeline"',
+            f'target = "{target.name}"',
             f"memory_kib = {lim.instance_memory_kib}",
             f"timeout_ms = {lim.call_timeout_ms}",
             f"max_graphs = {lim.max_graphs}",

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..deployment import Deployment
 from ..devices.base import Dut
 from ..errors import DeviceError
 from .executor import ExecutorError, InstanceStats
-from .manifest import Manifest
 
 
 @dataclass
@@ -36,7 +36,7 @@ class DutExecutor:
         self.lock = lock
         self._instances: dict[str, _Remote] = {}
 
-    def apply(self, manifest: Manifest, modules: dict[str, Path]) -> None:
+    def apply(self, manifest: Deployment, modules: dict[str, Path]) -> None:
         for name, spec in manifest.instances.items():
             wasm = modules[spec.module_id].read_bytes()
             try:

@@ -4,6 +4,7 @@ a direct command."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -16,9 +17,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ..deployment import parse_deployment
 from ..errors import BuildToolsError, DeviceError
 from . import topics
-from .manifest import deployment_id_of, parse
 from .mqtt import Endpoint, close_client, make_client
 from .pki import CertificateAuthority
 
@@ -89,6 +90,12 @@ class Session:
             return None
 
 
+def deployment_id_of(body: dict[str, Any]) -> str:
+    """What the tools set `deploymentId` to: the sha256 of the canonical JSON without it."""
+    rest = {k: v for k, v in body.items() if k != "deploymentId"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
 def load_manifest(path: Path) -> dict[str, Any]:
     """A manifest file (`{"deployment": {...}}` or the body alone), validated, with its
     deploymentId set to the body's sha256 when absent."""
@@ -103,7 +110,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
         raise BuildToolsError(f"manifest {path}: expected a JSON object")
     if not body.get("deploymentId"):
         body = {**body, "deploymentId": deployment_id_of(body)}
-    parse(body)
+    parse_deployment(json.dumps({"deployment": body}), str(path))
     return body
 
 

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests` and `build_tools`
     sys.path.insert(0, str(ROOT))
 
 from build_tools.fleet import operator, topics  # noqa: E402
-from build_tools.fleet.manifest import deployment_id_of  # noqa: E402
+from build_tools.fleet.operator import deployment_id_of  # noqa: E402
 from build_tools.fleet.pki import CertificateAuthority  # noqa: E402
 from build_tools.toolchains.mosquitto import Broker, BrokerConfig, render_acl  # noqa: E402
 from tests.fleet.conftest import AgentProcess, adder_wasm, free_port, manifest_for  # noqa: E402

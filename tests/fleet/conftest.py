@@ -97,6 +97,7 @@ class AgentProcess:
         port: int,
         home: Path,
         command: tuple[str, ...] = ("-m", "build_tools.fleet.agent"),
+        executor: str = "exports",
         **agent: Any,
     ) -> None:
         self.name = device(ca, name)
@@ -116,6 +117,7 @@ class AgentProcess:
             *(f"{k} = {json.dumps(v)}" for k, v in settings.items()),
             "[runtime]",
             'backend = "builtin"',
+            f'executor = "{executor}"',
         ]
         self.config = home / "agent.toml"
         self.config.write_text("\n".join(lines) + "\n")
@@ -162,13 +164,8 @@ class AgentProcess:
 def agents(ca: CertificateAuthority, broker: RunningBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[AgentProcess] = []
 
-    def start(name: str, command: tuple[str, ...] | None = None, **agent: Any) -> AgentProcess:
-        home = tmp_path / "agents" / name
-        a = (
-            AgentProcess(ca, name, broker.port, home, command, **agent)
-            if command
-            else AgentProcess(ca, name, broker.port, home, **agent)
-        )
+    def start(name: str, **options: Any) -> AgentProcess:
+        a = AgentProcess(ca, name, broker.port, tmp_path / "agents" / name, **options)
         a.start()
         started.append(a)
         return a

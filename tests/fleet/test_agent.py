@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from build_tools.fleet import operator, topics
-from build_tools.fleet.manifest import deployment_id_of
 from build_tools.fleet.mqtt import close_client, make_client
+from build_tools.fleet.operator import deployment_id_of
 from build_tools.fleet.pki import CertificateAuthority
 
 from .conftest import RunningBroker, adder_wasm, manifest_for
@@ -197,7 +197,7 @@ def test_malformed_manifest_is_reported(
         while (msg := s.next(deadline)) is not None:
             st = json.loads(msg.payload)["deploymentStatus"]
             if st["reconcileStatus"] == "error":
-                assert "'instanceSpecs': missing" in st["failureMessage"]
+                assert "$.deployment.instanceSpecs: required key is missing" in st["failureMessage"]
                 return
     raise AssertionError("no error status for a malformed manifest")
 

@@ -84,11 +84,10 @@ def test_publish_of_an_invalid_manifest_names_the_field(
 ) -> None:
     manifest = tmp_path / "bad.json"
     manifest.write_text(
-        json.dumps(
-            {"deployment": {"instanceSpecs": {}, "modules": {"m": {"moduleImpl": "docker"}}}}
-        )
+        json.dumps({"deployment": {"instanceSpecs": {}, "modules": {}, "publishTopics": {}}})
     )
     assert (
         cli_run(["fleet", "publish", str(manifest), "--devices", "x", "--pki", str(tmp_path)]) == 2
     )
-    assert "'modules.m'.moduleImpl: 'docker' is not supported" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bad.json: $.deployment.subscribeTopics: required key is missing" in err

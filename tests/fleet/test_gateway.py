@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from build_tools.fleet import operator
-from build_tools.fleet.manifest import deployment_id_of
+from build_tools.fleet.operator import deployment_id_of
 from build_tools.fleet.pki import CertificateAuthority
 from build_tools.guests import build_guests
 from build_tools.targets import load_target

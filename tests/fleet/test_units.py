@@ -1,4 +1,4 @@
-"""Pure parts of the fleet code: argv and config builders, manifest validation, the outbox."""
+"""Pure parts of the fleet code: argv and config builders, deployment ids, the outbox."""
 
 from __future__ import annotations
 
@@ -9,63 +9,18 @@ import pytest
 
 from build_tools.errors import DeviceError
 from build_tools.fleet.deploy import device_requirements
-from build_tools.fleet.manifest import ManifestError, deployment_id_of, parse, unwrap
+from build_tools.fleet.operator import deployment_id_of
 from build_tools.fleet.outbox import Outbox
 from build_tools.fleet.service import render_unit
 from build_tools.toolchains import pip
 from build_tools.toolchains.mosquitto import BrokerConfig, broker_argv, render_acl, render_config
 from build_tools.toolchains.ssh import SshHost, parse_host, remote_command
 
-H = "ab" * 32
-
 
 def body(**over: object) -> dict[str, object]:
-    b: dict[str, object] = {
-        "deploymentId": "d1",
-        "instanceSpecs": {"i": {"moduleId": "m", "publish": {}, "subscribe": {}}},
-        "modules": {
-            "m": {"moduleImpl": "wasm", "entryPoint": "main", "downloadUrl": "file:///x", "hash": H}
-        },
-        "publishTopics": {},
-        "subscribeTopics": {},
-    }
+    b: dict[str, object] = {"deploymentId": "d1", "instanceSpecs": {}, "modules": {}}
     b.update(over)
     return b
-
-
-def test_manifest_evp1_string_and_evp2_object_read_the_same() -> None:
-    assert unwrap({"deployment": json.dumps(body())}) == unwrap({"deployment": body()})
-    m = parse(body())
-    assert m.instances["i"].module_id == "m" and m.modules["m"].sha256 == H
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"deploymentId": ""}, "'deploymentId': missing or not a string"),
-        ({"instanceSpecs": None}, "'instanceSpecs': missing or not an object"),
-        (
-            {"instanceSpecs": {"$x": {"moduleId": "m"}}},
-            "'instanceSpecs.$x': instance names must not start with '$'",
-        ),
-        (
-            {"instanceSpecs": {"i": {"moduleId": "nope"}}},
-            "'instanceSpecs.i'.moduleId: 'nope' is not in 'modules'",
-        ),
-        (
-            {"modules": {"m": {"moduleImpl": "docker", "hash": H}}},
-            "'modules.m'.moduleImpl: 'docker' is not supported",
-        ),
-        (
-            {"modules": {"m": {"moduleImpl": "wasm", "hash": "xyz"}}},
-            "'modules.m'.hash: expected the hex sha256",
-        ),
-    ],
-)
-def test_invalid_manifests_name_the_field(change: dict[str, object], message: str) -> None:
-    with pytest.raises(ManifestError) as e:
-        parse(body(**change))
-    assert message in str(e.value)
 
 
 def test_deployment_id_ignores_its_own_field() -> None:
