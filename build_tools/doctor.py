@@ -112,7 +112,7 @@ TOOLS: dict[str, Tool] = {
             "pip install tflite-runtime==2.14.0 'numpy<2'",
             module="tflite_runtime",
         ),
-        Tool("ssh", "deploys to a Raspberry Pi", _apt("openssh-client"), binary="ssh"),
+        Tool("paramiko", "deploys to a Raspberry Pi over SSH", PIP_PROJECT, module="paramiko"),
     )
 }
 
@@ -135,7 +135,7 @@ BUILD_SYSTEM_TOOLS = {"cmake": ("cmake",), "platformio": ("platformio", "espress
 TRANSPORT_TOOLS = {
     "qemu": ("qemu-system-riscv32", "pyserial"),
     "serial": ("pyserial",),
-    "ssh": ("ssh",),
+    "ssh": ("paramiko",),
 }
 
 

@@ -29,7 +29,7 @@ def test_requirements_follow_target_fields() -> None:
     assert "qemu-system-riscv32" not in esp
     host = required_tools(load_target("host"))
     assert {"wasmtime", "ai-edge-litert", "clang-19"} <= set(host)
-    assert "ssh" in required_tools(load_target("rpi4"))
+    assert "paramiko" in required_tools(load_target("rpi4"))
 
 
 def _python_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
