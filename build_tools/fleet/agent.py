@@ -323,13 +323,13 @@ class Agent:
             self._report(dep_id, "error", instances, module_status, failure)
             return
         old, self.current, self.current_manifest = self.current, new, manifest
-        if old is not None:
-            old.stop()
         tmp = self.state / "current.json.tmp"
         tmp.write_text(json.dumps(message))
         os.replace(tmp, self.state / "current.json")
         log.info("deployment %s running (%d instances)", dep_id[:16], len(manifest.instances))
         self._report(dep_id, "ok", new.status(), module_status)
+        if old is not None:  # after the report: the new deployment is already the one running
+            old.stop()
 
     def _executor_event(self, kind: str, instance: str, data: Any) -> None:
         """Outputs of the running deployment (EVP telemetry and state of its instances) go up

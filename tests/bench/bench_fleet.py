@@ -1,10 +1,11 @@
 """Fleet timings on loopback: a real mosquitto (mutual TLS) and N agent processes.
 
-Run from the repository root:  .venv/bin/python tests/bench/bench_fleet.py [--agents 1 20] [--json]
+Run from the repository root:
+    .venv/bin/python tests/bench/bench_fleet.py [--agents 1 20] [--executor exports|pipeline] [--json]
 
 Measures (1) the time from `fleet publish` to every device reporting the new deployment `ok`,
 for each agent count (median of 3 roll-outs, alternating two modules so each is a new
-deployment); (2) the broker round trip of one QoS 1 result message (publish -> PUBACK, the
+deployment; `pipeline`: an EVP source -> sink pair); (2) the broker round trip of one QoS 1 result message (publish -> PUBACK, the
 agent's outbox path), median of 500; (3) a direct command answered by an agent (request ->
 response through the broker), median of 200.
 """
@@ -29,17 +30,33 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests` and `build_tools`
 from build_tools.fleet import operator, topics  # noqa: E402
 from build_tools.fleet.operator import deployment_id_of  # noqa: E402
 from build_tools.fleet.pki import CertificateAuthority  # noqa: E402
+from build_tools.guests import build_evp_modules  # noqa: E402
+from build_tools.targets import load_target  # noqa: E402
 from build_tools.toolchains.mosquitto import Broker, BrokerConfig, render_acl  # noqa: E402
+from tests.deployment.conftest import manifest  # noqa: E402
 from tests.fleet.conftest import AgentProcess, adder_wasm, free_port, manifest_for  # noqa: E402
 
 ROLLOUTS = 3
 
 
-def rollout_times(ep: operator.Endpoint, devices: list[str], modules: list[Path]) -> list[float]:
+def rollout_times(
+    ep: operator.Endpoint, devices: list[str], modules: list[Path], executor: str
+) -> list[float]:
     times = []
+    evp = build_evp_modules(load_target("host")) if executor == "pipeline" else {}
     for i in range(ROLLOUTS):
-        f = modules[i % 2]
-        body = manifest_for({"m": (f.as_uri(), f.read_bytes())}, {"adder": "m"})
+        if executor == "pipeline":  # EVP source -> sink, a different message count each time
+            body = manifest(
+                evp,
+                {
+                    "src": ("evp_source", {"out": "n"}, {}),
+                    "sink": ("evp_sink", {}, {"in": "n"}),
+                },
+                {"src": {"config": {"count": 10 + i}}},
+            )["deployment"]
+        else:
+            f = modules[i % 2]
+            body = manifest_for({"m": (f.as_uri(), f.read_bytes())}, {"adder": "m"})
         body["deploymentId"] = f"bench-{i}-" + deployment_id_of(body)[:8]
         r = operator.publish(ep, body, devices, wait=300)
         assert r.ok, r.devices
@@ -90,6 +107,7 @@ def command_rtt(ep: operator.Endpoint, device: str, n: int = 200) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--executor", choices=["exports", "pipeline"], default="exports")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -116,7 +134,13 @@ def main() -> int:
             results["puback_rtt_ms"] = round(puback_rtt(ep) * 1000, 3)
             for count in args.agents:
                 agents = [
-                    AgentProcess(ca, f"bench-{count}-{i}", port, tmp / "agents" / f"{count}-{i}")
+                    AgentProcess(
+                        ca,
+                        f"bench-{count}-{i}",
+                        port,
+                        tmp / "agents" / f"{count}-{i}",
+                        executor=args.executor,
+                    )
                     for i in range(count)
                 ]
                 try:
@@ -127,12 +151,13 @@ def main() -> int:
                         t.join()
                     for a in agents:
                         a.wait_connected(120)
-                    times = rollout_times(ep, [a.name for a in agents], modules)
+                    names = [a.name for a in agents]
+                    times = rollout_times(ep, names, modules, args.executor)
                     results[f"rollout_{count}_agents_s"] = {
                         "median": round(statistics.median(times), 3),
                         "all": [round(t, 3) for t in times],
                     }
-                    if count == args.agents[0]:
+                    if count == args.agents[0] and args.executor == "exports":
                         results["command_rtt_ms"] = round(command_rtt(ep, agents[0].name) * 1000, 3)
                 finally:
                     for a in agents:
