@@ -221,6 +221,35 @@ def test_connection_cut_mid_deploy_keeps_the_previous_release(
     assert not list((device.root / "releases").glob("*.partial"))
 
 
+def test_a_release_whose_agent_does_not_come_up_is_switched_back(
+    device: Device,
+    broker: RunningBroker,
+    ca: CertificateAuthority,
+    wheelhouse: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = device.argv(
+        "--wheelhouse", str(wheelhouse), "--no-models", broker_port=broker.port, pki=ca.dir
+    )
+    code, first = deploy(capsys, base)
+    assert code == 0, first
+    a = first["release"]
+    # A device certificate with someone else's key: the new agent cannot start.
+    for name in ("pi-badkey", "pi-otherkey"):
+        if name not in ca.issued():
+            ca.issue(name)
+    ca.key_path("pi-badkey").write_bytes(ca.key_path("pi-otherkey").read_bytes())
+    bad = [*base, "--timeout", "8"]
+    bad[bad.index("--device") + 1] = "pi-badkey"
+    code, failed = deploy(capsys, bad)
+    assert code == 2
+    assert "did not start" in failed["stderr"] and f"went back to {a}" in failed["stderr"]
+    assert device.current() == a
+    h = device.health()
+    assert h["release"] == a
+    os.kill(h["pid"], 0)
+
+
 def test_wrong_host_key_is_refused(
     device: Device, ca: CertificateAuthority, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
