@@ -47,6 +47,7 @@ BUFFER_KINDS = {
     "f32_rounding",
     "f32_random",
     "model_prefix",
+    "model_flip",
 }
 STEP_KINDS = {"call", "read", "logs_contain", "logs_exclude", "compare", "instantiate"}
 

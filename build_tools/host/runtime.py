@@ -118,10 +118,13 @@ class NestedCallFailed(Exception):
 
 
 class HostRuntime:
-    def __init__(self, registry: ModelRegistry, backend: str, limits: HostLimits) -> None:
+    def __init__(
+        self, registry: ModelRegistry, backend: str, limits: HostLimits, explicit: bool = False
+    ) -> None:
+        """`explicit`: `backend` was asked for by the user and never falls back to another."""
         self.engine = wasmtime.Engine(engine_config())
         self.limits = limits
-        self.loader = GraphLoader(registry, backend)
+        self.loader = GraphLoader(registry, backend, explicit)
         self._modules: dict[str, wasmtime.Module] = {}
         self.ticker = EpochTicker(self.engine)
         # Raw ctypes calls for our i32/i64 signatures when the pinned wasmtime-py is installed.

@@ -9,10 +9,12 @@ bit-exact on ResNet too but 6-9x slower; XNNPACK (AUTO) is faster but drifts on 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import numpy as np
 
+from ..tflite_check import MalformedModel, verify_tflite
 from .base import Backend, BackendError, Context, Graph, TensorInfo
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,35 @@ def _create(model: bytes) -> Any:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         reason = " ".join(str(e).split())[:300]
-        raise BackendError("unsupported_operation", f"backend litert: {reason}") from e
+        where = _operator_named(model, reason)
+        raise BackendError("unsupported_operation", f"backend litert: {where}{reason}") from e
     return interp
+
+
+def _operator_named(model: bytes, reason: str) -> str:
+    """ "CONV_2D (operator 0): " when LiteRT's complaint names a tensor but no operator."""
+    m = re.search(r"Tensor (\d+)", reason)
+    if m is None or re.search(r"\(([A-Z0-9_]+)\)", reason):
+        return ""
+    try:
+        found = verify_tflite(model).operator_reading(int(m.group(1)))
+    except MalformedModel:
+        return ""
+    if found is None:
+        return ""
+    index, code = found
+    return f"{operator_name(code)} (operator {index}): "
+
+
+def operator_name(code: int) -> str:
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        return f"operator code {code}"
+    for name, value in vars(schema.BuiltinOperator).items():
+        if value == code and not name.startswith("_"):
+            return str(name)
+    return f"operator code {code}"
 
 
 class LiteRTBackend(Backend):

@@ -1,0 +1,232 @@
+"""Byte-flip sweep of the host's wasi-nn model path: flip one byte of a model (`^= 0xFF`), then
+load, init, set_input, compute and get_output through `WasiNn` on one backend, and record what
+each call returned.
+
+The model path may crash the whole process (that is what the sweep looks for), so the flips run
+in a worker subprocess; when the worker dies, the parent records the offset as a crash and starts
+a new worker after it. Used by tests/host/test_model_hardening.py (a bounded sweep) and by hand
+for longer runs:
+
+    python -m tests.host.flip_sweep --stride 1 --backend tflm hello_world_int8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MEMORY_BYTES = 4 << 20
+# Guest-memory layout of one flip: builder, out-pointers, dims, tensor struct, input, output.
+BUILDER_AT, GRAPH_AT, CTX_AT, WRITTEN_AT = 0, 64, 68, 72
+DIMS_AT, TENSOR_AT, INPUT_AT, OUTPUT_AT = 128, 192, 256, 1 << 20
+_TYPES = {"<f4": 1, "|u1": 3, "|i1": 3, "<i4": 4, "<i8": 5}  # numpy dtype -> wasi-nn type
+
+
+def _run_flip(nn: object, mem: object, model: bytes) -> list[int]:
+    """load -> init -> set_input (zeros, raw path) -> compute -> get_output; codes of the calls
+    made (stops at the first failure)."""
+    from build_tools.host.memory import GuestMemory
+    from build_tools.host.wasi_nn import ENCODING_TFLITE, WasiNn
+
+    assert isinstance(nn, WasiNn) and isinstance(mem, GuestMemory)
+    model_at = 2 << 20
+    mem.write(model_at, model)
+    mem.write(BUILDER_AT, np.array([model_at, len(model)], "<u4"))
+    codes = [nn.load(mem, BUILDER_AT, 1, ENCODING_TFLITE, 0, GRAPH_AT)]
+    if codes[-1]:
+        return codes
+    codes.append(nn.init_execution_context(mem, mem.u32(GRAPH_AT), CTX_AT))
+    if codes[-1]:
+        return codes
+    ctx = mem.u32(CTX_AT)
+    entry = nn.contexts[ctx]
+    for i, plan in enumerate(entry.plans):
+        info = plan.info
+        # the raw path for quantized 8-bit tensors (docs/abi.md), else the dtype's own type
+        ttype = 3 if info.quantized else _TYPES.get(info.dtype.str, -1)
+        nbytes = plan.count * info.dtype.itemsize
+        if ttype < 0 or nbytes > OUTPUT_AT - INPUT_AT or len(plan.shape) > 60:
+            return [*codes, -1]
+        mem.write(DIMS_AT, plan.shape)
+        mem.write(INPUT_AT, bytes(nbytes))
+        mem.write(
+            TENSOR_AT,
+            np.array([DIMS_AT, len(plan.shape) // 4, ttype, INPUT_AT, nbytes], "<u4").tobytes(),
+        )
+        codes.append(nn.set_input(mem, ctx, i, TENSOR_AT))
+        if codes[-1]:
+            return codes
+    codes.append(nn.compute(mem, ctx))
+    if codes[-1]:
+        return codes
+    for i in range(len(entry.graph.graph.outputs)):
+        codes.append(nn.get_output(mem, ctx, i, OUTPUT_AT, 1 << 20, WRITTEN_AT))
+        if codes[-1]:
+            return codes
+    return codes
+
+
+def worker(model_path: str, backend: str, offsets: list[int]) -> None:
+    """Prints one JSON line per offset: {"offset", "codes", "error"} (flushed before the next)."""
+    import logging
+
+    from build_tools.host.loader import GraphLoader
+    from build_tools.host.memory import GuestMemory
+    from build_tools.host.models import ModelRegistry
+    from build_tools.host.wasi_nn import WasiNn
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    base = Path(model_path).read_bytes()
+    for offset in offsets:
+        data = bytearray(base)
+        data[offset] ^= 0xFF
+        loader = GraphLoader(ModelRegistry(), backend, explicit=True)
+        nn = WasiNn(loader, 4, 4)
+        mem = GuestMemory(np.zeros(MEMORY_BYTES, np.uint8))
+        codes = _run_flip(nn, mem, bytes(data))
+        line = {"offset": offset, "codes": codes, "error": nn.last_error[:200]}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+
+@dataclass
+class SweepResult:
+    model: str
+    backend: str
+    flips: int = 0
+    crashes: list[tuple[int, str]] = field(default_factory=list)  # (offset, how it died)
+    internal: list[tuple[int, str]] = field(default_factory=list)  # host bugs ("internal error")
+    outcomes: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        top = ", ".join(f"{k}: {v}" for k, v in self.outcomes.most_common(6))
+        return (
+            f"{self.model} on {self.backend}: {self.flips} flips in {self.seconds:.1f} s, "
+            f"{len(self.crashes)} crashes, {len(self.internal)} internal errors ({top})"
+        )
+
+
+def _outcome(codes: list[int]) -> str:
+    names = ["load", "init", "set_input", "compute", "get_output"]
+    if codes and all(c == 0 for c in codes):
+        return "ok"
+    step = names[min(len(codes) - 1, len(names) - 1)]
+    return f"{step}={codes[-1]}"
+
+
+def sweep(
+    model_path: Path, backend: str, offsets: list[int], timeout_s: float = 600
+) -> SweepResult:
+    result = SweepResult(model_path.stem, backend)
+    start = time.monotonic()
+    todo = list(offsets)
+    while todo:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.host.flip_sweep", "--worker", str(model_path), backend],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "PYTHONFAULTHANDLER": ""},
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(todo))
+        proc.stdin.close()
+        done = 0
+        try:
+            for line in proc.stdout:
+                rec = json.loads(line)
+                done += 1
+                result.flips += 1
+                result.outcomes[_outcome(rec["codes"])] += 1
+                if "internal error" in rec["error"]:
+                    result.internal.append((rec["offset"], rec["error"]))
+                if time.monotonic() - start > timeout_s:
+                    break
+        finally:
+            proc.stdout.close()
+            try:
+                rc = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - start)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"sweep of {model_path.name} on {backend}: over {timeout_s} s")
+        if rc != 0 and done < len(todo):
+            how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit {rc}"
+            result.crashes.append((todo[done], how))
+            result.flips += 1
+            result.outcomes["crash"] += 1
+            done += 1
+        elif rc != 0:
+            result.crashes.append((-1, f"worker exit {rc} after the last flip"))
+        todo = todo[done:]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def structure_offsets(model: bytes, count: int, data_count: int) -> list[int]:
+    """`count` offsets spread evenly over the bytes outside constant-buffer data (tables,
+    vtables, offsets, shapes, quantization: where damage matters) plus `data_count` spread over
+    the data."""
+    from build_tools.host.tflite_check import _Verifier
+
+    v = _Verifier(model)
+    root = v.table(v.follow(0, "root"), "Model")
+    in_data = np.zeros(len(model), bool)
+    for b in root.get(4, []):
+        if b.get(0) is not None:
+            start, n = b.get(0)
+            in_data[start : start + n] = True
+    structure = np.flatnonzero(~in_data)
+    data = np.flatnonzero(in_data)
+    picks = [structure[np.linspace(0, len(structure) - 1, min(count, len(structure))).astype(int)]]
+    if len(data) and data_count:
+        picks.append(data[np.linspace(0, len(data) - 1, min(data_count, len(data))).astype(int)])
+    return sorted({int(i) for p in picks for i in p})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", nargs=2, metavar=("MODEL", "BACKEND"), help=argparse.SUPPRESS)
+    parser.add_argument("--stride", type=int, default=16, help="flip every Nth byte")
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--backend", action="append", default=[])
+    parser.add_argument("models", nargs="*", help="shared model names (default: all)")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], args.worker[1], json.loads(sys.stdin.read()))
+        return 0
+    from build_tools.paths import shared_root
+
+    models_dir = shared_root() / "models"
+    names = args.models or sorted(p.stem for p in models_dir.glob("*.tflite"))
+    bad = 0
+    for backend in args.backend or ["builtin", "tflm", "litert"]:
+        for name in names:
+            path = models_dir / f"{name}.tflite"
+            size = path.stat().st_size
+            r = sweep(path, backend, list(range(args.start, size, args.stride)), timeout_s=1e9)
+            print(r.summary(), flush=True)
+            for off, how in r.crashes[:20]:
+                print(f"  crash at {off}: {how}")
+            for off, err in r.internal[:20]:
+                print(f"  internal error at {off}: {err}")
+            bad += len(r.crashes) + len(r.internal)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
