@@ -241,8 +241,7 @@ class HostInstance:
             self._define(linker)
         self.exports: dict[str, Any] = {}
         self._deadline = fastcall.EpochDeadline(self.store) if self.fast else None
-        self._ticks = runtime.ticker.deadline_ticks(limits.timeout_ms)  # per call, relative
-        self.store.set_epoch_deadline(self._ticks)
+        self.store.set_epoch_deadline(runtime.ticker.deadline_ticks(limits.timeout_ms))
         try:
             instance = linker.instantiate(self.store, module)
         except wasmtime.Trap as e:  # in the start function
@@ -439,7 +438,7 @@ class HostInstance:
         func = self.exports.get(export)
         if not isinstance(func, wasmtime.Func):
             return CallResult("error", None, f"{self.name} has no exported function {export!r}", 0)
-        if export not in ("_initialize", "_start"):
+        if not self.initialized and export not in ("_initialize", "_start"):
             failed = self.ensure_initialized()
             if failed is not None:
                 return failed

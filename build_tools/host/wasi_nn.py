@@ -70,7 +70,15 @@ def _input_plan(info: TensorInfo, sink: np.ndarray | None) -> _InputPlan:
     raw_type = TYPE_U8 if q else _PLAIN_TYPES.get(info.dtype, -1)
     nbytes = info.size * info.dtype.itemsize
     shape = struct.pack(f"<{len(info.shape)}I", *info.shape)
-    return _InputPlan(info, shape, info.size, raw_type, nbytes, q, _exact(sink, info))
+    sink = _exact(sink, info)
+    mv = sink.data if sink is not None else None
+    return _InputPlan(info, shape, info.size, raw_type, nbytes, q, sink, mv)
+
+
+def _output_plan(info: TensorInfo, source: np.ndarray | None) -> _OutputPlan:
+    source = _exact(source, info)
+    mv = source.data if source is not None else None
+    return _OutputPlan(info, info.size * info.dtype.itemsize, quantizable(info), source, mv)
 
 
 def _exact(buffer: np.ndarray | None, info: TensorInfo) -> np.ndarray | None:
@@ -100,6 +108,7 @@ class _InputPlan:
     nbytes: int  # size of those bytes
     quantizable: bool  # also accepts f32 (docs/abi.md, quantized models)
     sink: np.ndarray | None  # the backend's own input storage (flat uint8), if it has one
+    sink_mv: memoryview | None  # the same, as a memoryview (cheaper to copy into)
 
 
 @dataclass
@@ -108,6 +117,7 @@ class _OutputPlan:
     nbytes: int
     quantizable: bool
     source: np.ndarray | None  # the backend's own output storage (flat uint8), if it has one
+    source_mv: memoryview | None
 
 
 @dataclass
@@ -200,11 +210,7 @@ class WasiNn:
                 _input_plan(info, ctx.input_buffer(i)) for i, info in enumerate(g.graph.inputs)
             ]
             outputs = [
-                _OutputPlan(info, info.size * info.dtype.itemsize, quantizable(info), buf)
-                for info, buf in (
-                    (info, _exact(ctx.output_buffer(i), info))
-                    for i, info in enumerate(g.graph.outputs)
-                )
+                _output_plan(info, ctx.output_buffer(i)) for i, info in enumerate(g.graph.outputs)
             ]
             handle = self._next_ctx
             self._next_ctx += 1
@@ -225,34 +231,32 @@ class WasiNn:
             if not 0 <= index < len(plans):
                 raise _bad(f"set_input: input index {index} (model has {len(plans)})")
             plan = plans[index]
-            buf = mem.bytes
+            mv = mem.mv
             if tensor_ptr + TENSOR_STRUCT_SIZE > mem.size:
                 raise OutOfBounds(f"tensor struct at {tensor_ptr:#x}")
             # The type is one byte; the padding after it is ignored (docs/abi.md).
-            dims_ptr, dims_len, ttype, data_ptr, data_len = _TENSOR.unpack_from(
-                buf.data, tensor_ptr
-            )
+            dims_ptr, dims_len, ttype, data_ptr, data_len = _TENSOR.unpack_from(mv, tensor_ptr)
             dims_end, data_end = dims_ptr + 4 * dims_len, data_ptr + data_len
             if dims_end > mem.size or data_end > mem.size:
                 raise OutOfBounds(
                     f"dims [{dims_ptr:#x}, +{4 * dims_len}) or data [{data_ptr:#x}, +{data_len})"
                 )
-            if buf[dims_ptr:dims_end].tobytes() != plan.shape:  # rank and extents, byte-wise
-                dims = buf[dims_ptr:dims_end].view("<u4").tolist()
+            if mv[dims_ptr:dims_end] != plan.shape:  # rank and extents, byte-wise
+                dims = mem.bytes[dims_ptr:dims_end].view("<u4").tolist()
                 raise _bad(f"set_input: dims {dims} != model input {list(plan.info.shape)}")
-            data = buf[data_ptr:data_end]
             if ttype == plan.raw_type and entry.f32 is not True:
                 if data_len != plan.nbytes:
                     raise _bad(f"set_input: data is {data_len} bytes, expected {plan.nbytes}")
                 if plan.quantizable:
                     entry.f32 = False
-                sink = plan.sink
+                sink = plan.sink_mv
                 if sink is not None:
-                    sink[:] = data  # guest memory straight into the backend's tensor
+                    sink[:] = mv[data_ptr:data_end]  # guest memory straight into the tensor
                 else:
+                    data = mem.bytes[data_ptr:data_end]
                     entry.ctx.set_input(index, data.view(plan.info.dtype).reshape(plan.info.shape))
             else:
-                value = self._input_value(entry, plan, ttype, data)
+                value = self._input_value(entry, plan, ttype, mem.bytes[data_ptr:data_end])
                 if plan.sink is not None:
                     plan.sink.view(value.dtype)[:] = value.reshape(-1)
                 else:
@@ -306,8 +310,16 @@ class WasiNn:
             if entry.f32 and out.quantizable:
                 value = dequantize(entry.ctx.get_output(index), out.info)
                 raw = value.reshape(-1).view(np.uint8)
-            elif out.source is not None:
-                raw = out.source  # the backend's tensor straight into guest memory
+            elif out.source_mv is not None:
+                n = out.nbytes
+                if n > out_max_len:
+                    raise NnFailure(
+                        NnError.TOO_LARGE, f"get_output: output is {n} bytes, buffer {out_max_len}"
+                    )
+                mv = mem.mv
+                mv[out_ptr : out_ptr + n] = out.source_mv  # the tensor straight into the guest
+                _U32.pack_into(mv, written_ptr, n)
+                return 0
             else:
                 raw = np.ascontiguousarray(entry.ctx.get_output(index)).reshape(-1).view(np.uint8)
             n = raw.size
@@ -315,9 +327,8 @@ class WasiNn:
                 raise NnFailure(
                     NnError.TOO_LARGE, f"get_output: output is {n} bytes, buffer {out_max_len}"
                 )
-            buf = mem.bytes
-            buf[out_ptr : out_ptr + n] = raw
-            _U32.pack_into(buf.data, written_ptr, n)
+            mem.bytes[out_ptr : out_ptr + n] = raw
+            _U32.pack_into(mem.mv, written_ptr, n)
             return 0
         except Exception as e:
             return self._failed("get_output", e)
