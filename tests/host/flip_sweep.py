@@ -7,14 +7,13 @@ in a worker subprocess; when the worker dies, the parent records the offset as a
 a new worker after it. Used by tests/host/test_model_hardening.py (a bounded sweep) and by hand
 for longer runs:
 
-    python -m tests.host.flip_sweep --stride 1 --backend tflm hello_world_int8
+    python -m tests.host.flip_sweep --stride 16 --backend tflm hello_world_int8
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -76,8 +75,9 @@ def _run_flip(nn: object, mem: object, model: bytes) -> list[int]:
     return codes
 
 
-def worker(model_path: str, backend: str, offsets: list[int]) -> None:
-    """Prints one JSON line per offset: {"offset", "codes", "error"} (flushed before the next)."""
+def worker(backend: str, flips: list[tuple[str, int]]) -> None:
+    """Prints one JSON line per (model path, offset): {"codes", "error"}, flushed before the
+    next flip."""
     import logging
 
     from build_tools.host.loader import GraphLoader
@@ -86,16 +86,17 @@ def worker(model_path: str, backend: str, offsets: list[int]) -> None:
     from build_tools.host.wasi_nn import WasiNn
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    base = Path(model_path).read_bytes()
-    for offset in offsets:
-        data = bytearray(base)
+    models: dict[str, bytes] = {}
+    for path, offset in flips:
+        if path not in models:
+            models[path] = Path(path).read_bytes()
+        data = bytearray(models[path])
         data[offset] ^= 0xFF
         loader = GraphLoader(ModelRegistry(), backend, explicit=True)
         nn = WasiNn(loader, 4, 4)
         mem = GuestMemory(np.zeros(MEMORY_BYTES, np.uint8))
         codes = _run_flip(nn, mem, bytes(data))
-        line = {"offset": offset, "codes": codes, "error": nn.last_error[:200]}
-        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.write(json.dumps({"codes": codes, "error": nn.last_error[:200]}) + "\n")
         sys.stdout.flush()
 
 
@@ -104,8 +105,8 @@ class SweepResult:
     model: str
     backend: str
     flips: int = 0
-    crashes: list[tuple[int, str]] = field(default_factory=list)  # (offset, how it died)
-    internal: list[tuple[int, str]] = field(default_factory=list)  # host bugs ("internal error")
+    crashes: list[tuple[str, str]] = field(default_factory=list)  # (model@offset, how it died)
+    internal: list[tuple[str, str]] = field(default_factory=list)  # host bugs ("internal error")
     outcomes: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -126,20 +127,21 @@ def _outcome(codes: list[int]) -> str:
 
 
 def sweep(
-    model_path: Path, backend: str, offsets: list[int], timeout_s: float = 600
+    label: str, backend: str, flips: list[tuple[Path, int]], timeout_s: float = 600
 ) -> SweepResult:
-    result = SweepResult(model_path.stem, backend)
+    """Runs `flips` (model file, offset) on `backend` in worker processes, one after the other;
+    a worker that dies is recorded as a crash at its current flip and replaced."""
+    result = SweepResult(label, backend)
     start = time.monotonic()
-    todo = list(offsets)
+    todo = [(str(path), offset) for path, offset in flips]
     while todo:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.host.flip_sweep", "--worker", str(model_path), backend],
+            [sys.executable, "-m", "tests.host.flip_sweep", "--worker", backend],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             cwd=Path(__file__).resolve().parents[2],
-            env={**os.environ, "PYTHONFAULTHANDLER": ""},
         )
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(todo))
@@ -148,11 +150,12 @@ def sweep(
         try:
             for line in proc.stdout:
                 rec = json.loads(line)
+                where = f"{Path(todo[done][0]).stem}@{todo[done][1]}"
                 done += 1
                 result.flips += 1
                 result.outcomes[_outcome(rec["codes"])] += 1
                 if "internal error" in rec["error"]:
-                    result.internal.append((rec["offset"], rec["error"]))
+                    result.internal.append((where, rec["error"]))
                 if time.monotonic() - start > timeout_s:
                     break
         finally:
@@ -163,15 +166,15 @@ def sweep(
                 proc.kill()
                 rc = proc.wait()
         if time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"sweep of {model_path.name} on {backend}: over {timeout_s} s")
+            raise TimeoutError(f"sweep {label} on {backend}: over {timeout_s} s")
         if rc != 0 and done < len(todo):
             how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit {rc}"
-            result.crashes.append((todo[done], how))
+            result.crashes.append((f"{Path(todo[done][0]).stem}@{todo[done][1]}", how))
             result.flips += 1
             result.outcomes["crash"] += 1
             done += 1
         elif rc != 0:
-            result.crashes.append((-1, f"worker exit {rc} after the last flip"))
+            result.crashes.append(("-", f"worker exit {rc} after the last flip"))
         todo = todo[done:]
     result.seconds = time.monotonic() - start
     return result
@@ -200,14 +203,14 @@ def structure_offsets(model: bytes, count: int, data_count: int) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker", nargs=2, metavar=("MODEL", "BACKEND"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     parser.add_argument("--stride", type=int, default=16, help="flip every Nth byte")
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--backend", action="append", default=[])
     parser.add_argument("models", nargs="*", help="shared model names (default: all)")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[1], json.loads(sys.stdin.read()))
+        worker(args.worker, json.loads(sys.stdin.read()))
         return 0
     from build_tools.paths import shared_root
 
@@ -218,7 +221,8 @@ def main() -> int:
         for name in names:
             path = models_dir / f"{name}.tflite"
             size = path.stat().st_size
-            r = sweep(path, backend, list(range(args.start, size, args.stride)), timeout_s=1e9)
+            offsets = range(args.start, size, args.stride)
+            r = sweep(name, backend, [(path, o) for o in offsets], timeout_s=1e9)
             print(r.summary(), flush=True)
             for off, how in r.crashes[:20]:
                 print(f"  crash at {off}: {how}")
