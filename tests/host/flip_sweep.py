@@ -21,19 +21,30 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from build_tools.host.memory import GuestMemory
+    from build_tools.host.wasi_nn import WasiNn
 
 MEMORY_BYTES = 4 << 20
 # Guest-memory layout of one flip: builder, out-pointers, dims, tensor struct, input, output.
 BUILDER_AT, GRAPH_AT, CTX_AT, WRITTEN_AT = 0, 64, 68, 72
 DIMS_AT, TENSOR_AT, INPUT_AT, OUTPUT_AT = 128, 192, 256, 1 << 20
-_TYPES = {"<f4": 1, "|u1": 3, "|i1": 3, "<i4": 4, "<i8": 5}  # numpy dtype -> wasi-nn type
+# numpy dtype -> wasi-nn type; others get f32 (1), which set_input must refuse cleanly
+_TYPES = {"<f2": 0, "<f4": 1, "<f8": 2, "|u1": 3, "|i1": 3, "<i4": 4, "<i8": 5}
 
 
-def _run_flip(nn: object, mem: object, model: bytes) -> list[int]:
-    """load -> init -> set_input (zeros, raw path) -> compute -> get_output; codes of the calls
-    made (stops at the first failure)."""
+NONDETERMINISTIC = -2  # two contexts of one graph gave different outputs for the same input
+
+
+def _run_flip(nn: object, mem: object, model: bytes) -> list[tuple[str, int]]:
+    """load -> init -> set_input (zeros, raw path) -> compute -> get_output, then the same on a
+    second context, whose outputs must be the same bytes (a model that makes a backend read
+    outside its buffers shows up here). Returns (step, code) of the calls made (stops at the
+    first failure), ("compare", NONDETERMINISTIC) last when the outputs differ."""
     from build_tools.host.memory import GuestMemory
     from build_tools.host.wasi_nn import ENCODING_TFLITE, WasiNn
 
@@ -41,38 +52,52 @@ def _run_flip(nn: object, mem: object, model: bytes) -> list[int]:
     model_at = 2 << 20
     mem.write(model_at, model)
     mem.write(BUILDER_AT, np.array([model_at, len(model)], "<u4"))
-    codes = [nn.load(mem, BUILDER_AT, 1, ENCODING_TFLITE, 0, GRAPH_AT)]
-    if codes[-1]:
+    codes = [("load", nn.load(mem, BUILDER_AT, 1, ENCODING_TFLITE, 0, GRAPH_AT))]
+    if codes[-1][1]:
         return codes
-    codes.append(nn.init_execution_context(mem, mem.u32(GRAPH_AT), CTX_AT))
-    if codes[-1]:
+    first = _infer(nn, mem, codes)
+    if first is None:
         return codes
+    again = _infer(nn, mem, codes)
+    if again is not None and again != first:
+        codes.append(("compare", NONDETERMINISTIC))
+    return codes
+
+
+def _infer(nn: WasiNn, mem: GuestMemory, codes: list[tuple[str, int]]) -> list[bytes] | None:
+    """One context: init, every input zeros, compute, every output (None on a failure)."""
+    codes.append(("init", nn.init_execution_context(mem, mem.u32(GRAPH_AT), CTX_AT)))
+    if codes[-1][1]:
+        return None
     ctx = mem.u32(CTX_AT)
     entry = nn.contexts[ctx]
     for i, plan in enumerate(entry.plans):
         info = plan.info
         # the raw path for quantized 8-bit tensors (docs/abi.md), else the dtype's own type
-        ttype = 3 if info.quantized else _TYPES.get(info.dtype.str, -1)
+        ttype = 3 if info.quantized else _TYPES.get(info.dtype.str, 1)
         nbytes = plan.count * info.dtype.itemsize
-        if ttype < 0 or nbytes > OUTPUT_AT - INPUT_AT or len(plan.shape) > 60:
-            return [*codes, -1]
+        if nbytes > OUTPUT_AT - INPUT_AT or len(plan.shape) > 60:
+            codes.append(("skipped", -1))  # an input the sweep does not fill
+            return None
         mem.write(DIMS_AT, plan.shape)
         mem.write(INPUT_AT, bytes(nbytes))
         mem.write(
             TENSOR_AT,
             np.array([DIMS_AT, len(plan.shape) // 4, ttype, INPUT_AT, nbytes], "<u4").tobytes(),
         )
-        codes.append(nn.set_input(mem, ctx, i, TENSOR_AT))
-        if codes[-1]:
-            return codes
-    codes.append(nn.compute(mem, ctx))
-    if codes[-1]:
-        return codes
-    for i in range(len(entry.graph.graph.outputs)):
-        codes.append(nn.get_output(mem, ctx, i, OUTPUT_AT, 1 << 20, WRITTEN_AT))
-        if codes[-1]:
-            return codes
-    return codes
+        codes.append(("set_input", nn.set_input(mem, ctx, i, TENSOR_AT)))
+        if codes[-1][1]:
+            return None
+    codes.append(("compute", nn.compute(mem, ctx)))
+    if codes[-1][1]:
+        return None
+    outputs = []
+    for i in range(len(entry.outputs)):
+        codes.append(("get_output", nn.get_output(mem, ctx, i, OUTPUT_AT, 1 << 20, WRITTEN_AT)))
+        if codes[-1][1]:
+            return None
+        outputs.append(mem.view(OUTPUT_AT, mem.u32(WRITTEN_AT)).tobytes())
+    return outputs
 
 
 def worker(backend: str, flips: list[tuple[str, int]]) -> None:
@@ -118,12 +143,14 @@ class SweepResult:
         )
 
 
-def _outcome(codes: list[int]) -> str:
-    names = ["load", "init", "set_input", "compute", "get_output"]
-    if codes and all(c == 0 for c in codes):
+def _outcome(codes: list[list[Any]]) -> str:
+    """ "ok", "nondeterministic", or "STEP=CODE" of the failing call."""
+    step, code = codes[-1]
+    if code == 0:
         return "ok"
-    step = names[min(len(codes) - 1, len(names) - 1)]
-    return f"{step}={codes[-1]}"
+    if code == NONDETERMINISTIC:
+        return "nondeterministic"
+    return f"{step}={code}"
 
 
 def sweep(

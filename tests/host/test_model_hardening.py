@@ -26,14 +26,20 @@ from tests.host.flip_sweep import structure_offsets, sweep
 BACKENDS = ("builtin", "tflm", "litert")
 # Flips per model and backend: structure bytes (where damage matters) and weight bytes. With
 # these, the sweep takes about 30 s for all models on all three backends (2 cores, loaded).
-STRUCTURE_FLIPS, DATA_FLIPS = 96, 8
+STRUCTURE_FLIPS, DATA_FLIPS = 64, 4
 # Offsets of hello_world_int8 that crashed TFLM (1168 SIGSEGV, 2688 SIGABRT) or made it read
 # out of bounds (1504) before models were verified.
 KNOWN = {"hello_world_int8": [1168, 1504, 2688]}
 # What a step may return for a damaged model (docs/abi.md): load refuses it as invalid_encoding
 # (2), or unsupported_operation (6) / too_large (7) for what a backend lacks; a model that loads
-# computes (0) or fails as runtime_error (5).
-ALLOWED = {"load": {0, 2, 6, 7}, "init": {0, 5, 7}, "set_input": {0, 1}, "compute": {0, 5}}
+# computes (0) or fails as runtime_error (5); an input larger than the sweep's buffer is skipped.
+ALLOWED = {
+    "load": {0, 2, 6, 7},
+    "init": {0, 5, 7},
+    "set_input": {0, 1},
+    "compute": {0, 5},
+    "skipped": {-1},
+}
 
 
 def _models() -> list[Path]:
@@ -57,8 +63,8 @@ def test_flip_sweep_never_crashes_the_host(backend: str) -> None:
     problems += [f"{where}: {err}" for where, err in result.internal]
     for outcome in result.outcomes:
         step, _, code = outcome.partition("=")
-        if outcome != "ok" and int(code) not in ALLOWED.get(step, set()):
-            problems.append(f"unexpected {outcome}")
+        if outcome != "ok" and (not code or int(code) not in ALLOWED.get(step, set())):
+            problems.append(f"unexpected {outcome}")  # e.g. "nondeterministic"
     assert not problems, result.summary() + "\n" + "\n".join(problems)
     assert result.outcomes["ok"] and result.outcomes["load=2"], result.summary()
 
