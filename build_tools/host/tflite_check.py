@@ -422,7 +422,7 @@ def _check_subgraph(
         for t in outs:
             if not 0 <= t < n:
                 raise MalformedModel(f"{opw}: tensor {t} out of range ({n})")
-            if written[t]:
+            if written[t] and not tensors[t].get(5, 0):  # variables are updated in place
                 raise MalformedModel(f"{opw}: writes tensor {t}, which is already defined")
             written[t] = True
         if op.get(7) is not None and op.get(7)[1] > len(v.ints(op.get(1))):
