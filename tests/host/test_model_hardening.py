@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from build_tools.host.loader import GraphLoader, LoadFailure
@@ -140,3 +142,51 @@ def test_explicit_backend_never_falls_back_loader() -> None:
     default = GraphLoader(reg, "builtin")
     assert default.load_named("tanh", None).backend == "tflm"
     assert "used tflm" in default.fallbacks["tanh"]
+
+
+def _conv_with(stride: tuple[int, int], out_hw: tuple[int, int], scale: float = 0.05) -> bytes:
+    from tests.nn_builtin import tflite_gen as g
+
+    mb = g.ModelBuilder()
+    x = mb.tensor([1, 8, 8, 2], g.INT8, scale, 0)
+    w = mb.tensor([3, 3, 3, 2], g.INT8, 0.01, 0, data=np.ones((3, 3, 3, 2)))
+    y = mb.tensor([1, *out_hw, 3], g.INT8, 0.05, 0)
+    opts, ot = mb.conv_options(g.SAME, stride)
+    mb.op(g.CONV_2D, [x, w], [y], opts, ot)
+    return mb.build([x], [y])
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (lambda: _conv_with((1, 1), (8, 8)), None),  # valid
+        (lambda: _conv_with((2, 2), (4, 4)), None),  # valid
+        (lambda: _conv_with((0, 1), (8, 8)), "stride_h 0 is not in 1..65535"),
+        (lambda: _conv_with((1, 1), (8, 7)), "output shape does not match"),
+        (lambda: _conv_with((1, 1), (8, 8), scale=0.0), "scale 0.0 is not finite and > 0"),
+        (lambda: _conv_with((1, 1), (8, 8), scale=float("nan")), "is not finite and > 0"),
+    ],
+)
+def test_operator_rules(model: Callable[[], bytes], reason: str | None) -> None:
+    """The output shape and options an operator computes with must be the ones stored."""
+    pytest.importorskip("flatbuffers")
+    data = model()
+    if reason is None:
+        verify_tflite(data)
+    else:
+        with pytest.raises(MalformedModel, match=re.escape(reason)):
+            verify_tflite(data)
+
+
+def test_buffer_size_must_match_the_shape() -> None:
+    from tests.nn_builtin import tflite_gen as g
+
+    mb = g.ModelBuilder()
+    x = mb.tensor([1, 4], g.INT8, 0.05, 0)
+    w = mb.tensor([2, 4], g.INT8, 0.01, 0, data=np.ones((2, 4)))
+    mb.buffers[-1].data = mb.buffers[-1].data[:7]  # one byte short of 2 x 4
+    y = mb.tensor([1, 2], g.INT8, 0.05, 0)
+    opts, ot = mb.fc_options()
+    mb.op(g.FULLY_CONNECTED, [x, w], [y], opts, ot)
+    with pytest.raises(MalformedModel, match=r"buffer has 7 bytes, shape \[2, 4\] needs 8"):
+        verify_tflite(mb.build([x], [y]))
