@@ -53,8 +53,6 @@ def _models() -> list[Path]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_flip_sweep_never_crashes_the_host(backend: str) -> None:
-    if backend == "tflm":
-        pytest.importorskip("tflite_micro", reason="tflite-micro has x86_64 wheels only")
     flips = []
     for path in _models():
         offsets = structure_offsets(path.read_bytes(), STRUCTURE_FLIPS, DATA_FLIPS)
@@ -104,8 +102,6 @@ def _run_cli(tmp_path: Path, model: bytes, backend: str) -> subprocess.Completed
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cli_reproduction_returns_invalid_encoding(tmp_path: Path, backend: str) -> None:
     """The issue's reproduction: byte 1168 flipped, registered with --model, nn_load_by_name."""
-    if backend == "tflm":
-        pytest.importorskip("tflite_micro", reason="tflite-micro has x86_64 wheels only")
     model = bytearray(shared_file("models/hello_world_int8.tflite").read_bytes())
     model[1168] ^= 0xFF
     proc = _run_cli(tmp_path, bytes(model), backend)
@@ -138,7 +134,6 @@ def test_explicit_backend_never_falls_back_loader() -> None:
         builtin.load_named("tanh", None)
     assert e.value.kind == "unsupported_operation"
     # Without an explicit choice, the target's default backend still falls back (documented).
-    pytest.importorskip("tflite_micro", reason="tflite-micro has x86_64 wheels only")
     default = GraphLoader(reg, "builtin")
     assert default.load_named("tanh", None).backend == "tflm"
     assert "used tflm" in default.fallbacks["tanh"]
@@ -169,7 +164,6 @@ def _conv_with(stride: tuple[int, int], out_hw: tuple[int, int], scale: float = 
 )
 def test_operator_rules(model: Callable[[], bytes], reason: str | None) -> None:
     """The output shape and options an operator computes with must be the ones stored."""
-    pytest.importorskip("flatbuffers")
     data = model()
     if reason is None:
         verify_tflite(data)
