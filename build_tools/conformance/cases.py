@@ -59,6 +59,7 @@ BUFFER_TABLES = {
     "f32_rounding": {"count", "zero_point"},
     "f32_random": {"count", "seed", "scale", "zero_point"},
     "model_prefix": {"model", "bytes"},
+    "model_flip": {"model", "offset"},
     "tensor": {"dims_ptr", "dims_len", "type", "data_ptr", "data_len"},
 }
 BUFFER_EXTRA = {"text": {"format"}}  # keys a kind allows beside `name` and itself
