@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..tflite_check import MalformedModel, verify_tflite
+from ..tflite_ops import NAMES
 from .base import Backend, BackendError, Context, Graph, TensorInfo
 
 log = logging.getLogger(__name__)
@@ -124,12 +125,12 @@ def _create(model: bytes) -> Any:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         reason = " ".join(str(e).split())[:300]
-        where = _operator_named(model, reason)
+        where = operator_named(model, reason)
         raise BackendError("unsupported_operation", f"backend litert: {where}{reason}") from e
     return interp
 
 
-def _operator_named(model: bytes, reason: str) -> str:
+def operator_named(model: bytes, reason: str) -> str:
     """ "CONV_2D (operator 0): " when LiteRT's complaint names a tensor but no operator."""
     m = re.search(r"Tensor (\d+)", reason)
     if m is None or re.search(r"\(([A-Z0-9_]+)\)", reason):
@@ -145,6 +146,8 @@ def _operator_named(model: bytes, reason: str) -> str:
 
 
 def operator_name(code: int) -> str:
+    if code in NAMES:
+        return NAMES[code]
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
