@@ -62,6 +62,9 @@ class Runtime:
     platform: str
     # WAMR's interpreter (engine wamr): fast, or classic where RAM is tight (runtime_c/README.md)
     wamr_interp: str = "fast"
+    # nn_backend was chosen on the command line (--backend): a runtime with several backends
+    # then uses it alone, without falling back to another (docs/abi.md).
+    nn_backend_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -485,5 +488,6 @@ def with_runtime(
             runtime,
             engine=engine or runtime.engine,
             nn_backend=nn_backend or runtime.nn_backend,
+            nn_backend_chosen=runtime.nn_backend_chosen or nn_backend is not None,
         ),
     )

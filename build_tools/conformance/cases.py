@@ -47,6 +47,7 @@ BUFFER_KINDS = {
     "f32_rounding",
     "f32_random",
     "model_prefix",
+    "model_flip",
 }
 STEP_KINDS = {"call", "read", "logs_contain", "logs_exclude", "compare", "instantiate"}
 
@@ -58,6 +59,7 @@ BUFFER_TABLES = {
     "f32_rounding": {"count", "zero_point"},
     "f32_random": {"count", "seed", "scale", "zero_point"},
     "model_prefix": {"model", "bytes"},
+    "model_flip": {"model", "offset"},
     "tensor": {"dims_ptr", "dims_len", "type", "data_ptr", "data_len"},
 }
 BUFFER_EXTRA = {"text": {"format"}}  # keys a kind allows beside `name` and itself

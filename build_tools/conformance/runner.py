@@ -168,6 +168,14 @@ class _CaseRun:
             s = spec["model_prefix"]
             data = shared_file("models", f"{s['model']}.tflite").read_bytes()
             return data[: int(s["bytes"])], None
+        if "model_flip" in spec:  # one damaged byte: data[offset] ^= 0xFF
+            s = spec["model_flip"]
+            flipped = bytearray(shared_file("models", f"{s['model']}.tflite").read_bytes())
+            offset = int(s["offset"])
+            if not 0 <= offset < len(flipped):
+                raise Failed(f"model_flip offset {offset} outside {s['model']}")
+            flipped[offset] ^= 0xFF
+            return bytes(flipped), None
         if "builder" in spec:
             words = [self.value(x) for pair in spec["builder"] for x in pair]
             return struct.pack(f"<{len(words)}I", *[w & 0xFFFFFFFF for w in words]), None

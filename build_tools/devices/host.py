@@ -32,7 +32,11 @@ def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
         max_graphs=lim.max_graphs,
         max_contexts=lim.max_contexts,
     )
-    return HostRuntime(registry, options.get("backend") or target.runtime.nn_backend, limits)
+    # A backend asked for by name (`--backend`, or the option in tests) is used alone: no
+    # fallback to another.
+    chosen = options.get("backend")
+    explicit = bool(chosen) or target.runtime.nn_backend_chosen
+    return HostRuntime(registry, chosen or target.runtime.nn_backend, limits, explicit)
 
 
 class HostDut(Dut):

@@ -18,10 +18,11 @@ class OutOfBounds(Exception):
 
 
 class GuestMemory:
-    __slots__ = ("bytes", "size")
+    __slots__ = ("bytes", "mv", "size")
 
     def __init__(self, data: np.ndarray) -> None:
         self.bytes = data  # uint8, the whole linear memory
+        self.mv = data.data  # the same bytes: cheaper to slice, compare and copy
         self.size = int(data.shape[0])
 
     @classmethod

@@ -118,10 +118,13 @@ class NestedCallFailed(Exception):
 
 
 class HostRuntime:
-    def __init__(self, registry: ModelRegistry, backend: str, limits: HostLimits) -> None:
+    def __init__(
+        self, registry: ModelRegistry, backend: str, limits: HostLimits, explicit: bool = False
+    ) -> None:
+        """`explicit`: `backend` was asked for by the user and never falls back to another."""
         self.engine = wasmtime.Engine(engine_config())
         self.limits = limits
-        self.loader = GraphLoader(registry, backend)
+        self.loader = GraphLoader(registry, backend, explicit)
         self._modules: dict[str, wasmtime.Module] = {}
         self.ticker = EpochTicker(self.engine)
         # Raw ctypes calls for our i32/i64 signatures when the pinned wasmtime-py is installed.
@@ -341,9 +344,16 @@ class HostInstance:
         return self._view_of(*raw.locate(caller))
 
     def _nn_fast(self, method: Callable[..., int]) -> fastcall.HostHandler:
-        # Same contract as _nn_import; i32 arguments arrive already unsigned.
+        # Same contract as _nn_import; i32 arguments arrive already unsigned. This runs three
+        # times per inference, so the common case (memory neither moved nor grew since the
+        # last call) is inlined: one C call for the size, no helper layers.
         def call(caller: int, args: tuple[int, ...]) -> int:
             try:
+                raw = self._raw_memory
+                if raw is not None:
+                    _base, size = raw.locate(caller)
+                    if size == self._view_key[1] and size:
+                        return method(self._view, *args)
                 mem = self._raw_memory_view(caller)
                 if mem is None:
                     return int(NnError.MISSING_MEMORY)
@@ -428,7 +438,7 @@ class HostInstance:
         func = self.exports.get(export)
         if not isinstance(func, wasmtime.Func):
             return CallResult("error", None, f"{self.name} has no exported function {export!r}", 0)
-        if export not in ("_initialize", "_start"):
+        if not self.initialized and export not in ("_initialize", "_start"):
             failed = self.ensure_initialized()
             if failed is not None:
                 return failed

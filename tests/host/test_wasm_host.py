@@ -74,7 +74,10 @@ def test_litert_rejects_person_detect_with_backend_model_and_reason() -> None:
     reg = ModelRegistry()
     reg.add("person_detect", shared_file("models/person_detect.tflite"))
     loader = GraphLoader(reg, "litert")
-    with pytest.raises(LoadFailure, match="person_detect: backend litert: quantized_dimension"):
+    with pytest.raises(
+        LoadFailure,
+        match=r"person_detect: backend litert: DEPTHWISE_CONV_2D \(operator 0\): quantized_dim",
+    ):
         loader.load_named("person_detect", "litert")
     pytest.importorskip("tflite_micro", reason="tflite-micro has x86_64 wheels only")
     assert loader.load_named("person_detect", None).backend == "tflm"

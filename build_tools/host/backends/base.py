@@ -48,6 +48,17 @@ class Context(ABC):
     @abstractmethod
     def get_output(self, index: int) -> np.ndarray: ...
 
+    def input_buffer(self, index: int) -> np.ndarray | None:
+        """Input `index`'s own storage in the backend as a writable flat uint8 array, valid for
+        the life of this context (the wasi-nn layer copies guest bytes straight into it), or
+        None when the backend has no stable buffer (then `set_input` is used)."""
+        return None
+
+    def output_buffer(self, index: int) -> np.ndarray | None:
+        """Output `index`'s storage as a flat uint8 array, valid for the life of this context
+        and holding the result of the last `invoke`, or None (then `get_output` is used)."""
+        return None
+
 
 class Graph(ABC):
     inputs: list[TensorInfo]

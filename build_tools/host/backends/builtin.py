@@ -202,6 +202,22 @@ class BuiltinContext(Context):
         dst = self._array(self._lib.nnb_input_data(self._interp, index), info)
         dst.reshape(-1)[:] = arr.reshape(-1)
 
+    def input_buffer(self, index: int) -> np.ndarray | None:
+        info = self._graph.inputs[index]
+        return (
+            self._array(self._lib.nnb_input_data(self._interp, index), info)
+            .view(np.uint8)
+            .reshape(-1)
+        )
+
+    def output_buffer(self, index: int) -> np.ndarray | None:
+        info = self._graph.outputs[index]
+        return (
+            self._array(self._lib.nnb_output_data(self._interp, index), info)
+            .view(np.uint8)
+            .reshape(-1)
+        )
+
     def invoke(self) -> None:
         err = _Error()
         _raise(self._lib.nnb_invoke(self._interp, ctypes.byref(err)), err, "invoke")

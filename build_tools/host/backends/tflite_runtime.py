@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Backend, BackendError, Context, Graph
-from .litert import LiteRTContext, tensor_info
+from .litert import LiteRTContext, operator_named, tensor_info
 
 
 def _module() -> Any:
@@ -40,7 +40,10 @@ def _create(model: bytes) -> Any:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         reason = " ".join(str(e).split())[:300]
-        raise BackendError("unsupported_operation", f"backend tflite-runtime: {reason}") from e
+        where = operator_named(model, reason)
+        raise BackendError(
+            "unsupported_operation", f"backend tflite-runtime: {where}{reason}"
+        ) from e
     return interp
 
 
