@@ -10,6 +10,7 @@ from .wasm_binary import FuncType, ModuleInfo
 WASI_NN = "wasi_ephemeral_nn"
 WASI = "wasi_snapshot_preview1"
 EVP = "env"  # the EVP module SDK (docs/abi.md section 6)
+IMAGE = "edge_image"  # image handles (docs/abi.md section 7)
 
 # module -> import names; derived from the ABI table (build_tools/abi/imports.toml).
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = load_table().allowed_imports()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import BuildToolsError
 from ..paths import repo_root
+from .image_ref import FORMATS
 
 
 class CaseError(BuildToolsError):
@@ -48,6 +49,8 @@ BUFFER_KINDS = {
     "f32_random",
     "model_prefix",
     "model_flip",
+    "pixels",
+    "photo",
 }
 STEP_KINDS = {"call", "read", "logs_contain", "logs_exclude", "compare", "instantiate"}
 
@@ -61,6 +64,7 @@ BUFFER_TABLES = {
     "model_prefix": {"model", "bytes"},
     "model_flip": {"model", "offset"},
     "tensor": {"dims_ptr", "dims_len", "type", "data_ptr", "data_len"},
+    "pixels": {"width", "height", "format", "seed"},
 }
 BUFFER_EXTRA = {"text": {"format"}}  # keys a kind allows beside `name` and itself
 STEP_KEYS = {
@@ -75,14 +79,16 @@ STEP_KEYS = {
         "repeat",
         "save",
     },
-    "read": {"expect_hex", "expect_u32", "expect_output", "save"},
+    "read": {"expect_hex", "expect_u32", "expect_output", "expect_image", "save"},
     "logs_contain": {"instance"},
     "logs_exclude": {"instance"},
     "compare": set(),
     "instantiate": {"guest"},
 }
 READ_RANGE_KEYS = {"addr", "len"}
-EXPECT_OUTPUT_KEYS = {"model", "input", "index", "f32", "scale", "zero_point"}
+EXPECT_OUTPUT_KEYS = {"model", "input", "index", "f32", "scale", "zero_point", "ops", "layout"}
+EXPECT_IMAGE_KEYS = {"input", "ops"}
+IMAGE_OPS = {"crop": 4, "resize": 3, "rotate": 1, "convert": 1}  # op -> argument count
 CALL_STATUSES = ("ok", "trap", "timeout", "exit", "error")  # devices.base.STATUSES
 COMPARE_OPS = (">", "<", "==", "!=", ">=")
 
@@ -110,6 +116,18 @@ def _check_buffer(where: str, b: dict[str, Any]) -> None:
         if not isinstance(b[kind], dict):
             raise CaseError(f"{where}: {what}: {kind} must be a table")
         _unknown(where, f"{what} {kind}", b[kind], BUFFER_TABLES[kind])
+    if kind == "pixels" and b[kind].get("format") not in FORMATS:
+        raise CaseError(f"{where}: {what}: format must be one of {', '.join(FORMATS)}")
+
+
+def _check_ops(where: str, what: str, ops: Any) -> None:
+    """Image ops: a list of [name, args...] with a known name and its argument count."""
+    for op in ops if isinstance(ops, list) else [ops]:
+        if not (isinstance(op, list) and op and IMAGE_OPS.get(op[0]) == len(op) - 1):
+            raise CaseError(
+                f"{where}: {what}: op {op!r} is not one of "
+                + ", ".join(f"[{name!r}, {n} args]" for name, n in IMAGE_OPS.items())
+            )
 
 
 def _check_step(where: str, i: int, s: dict[str, Any], errors: dict[str, int]) -> dict[str, Any]:
@@ -121,6 +139,11 @@ def _check_step(where: str, i: int, s: dict[str, Any], errors: dict[str, int]) -
         _unknown(where, f"{what} read", s["read"], READ_RANGE_KEYS)
     if "expect_output" in s:
         _unknown(where, f"{what} expect_output", s["expect_output"], EXPECT_OUTPUT_KEYS)
+    for key in ("expect_output", "expect_image"):
+        if key in s:
+            _check_ops(where, f"{what} {key}", s[key].get("ops", []))
+    if "expect_image" in s:
+        _unknown(where, f"{what} expect_image", s["expect_image"], EXPECT_IMAGE_KEYS)
     if "expect_status" in s and s["expect_status"] not in CALL_STATUSES:
         raise CaseError(
             f"{where}: {what}: expect_status {s['expect_status']!r} is not one of "

@@ -14,6 +14,7 @@ import numpy as np
 from ..devices.base import CallOutcome, DeviceInfo, Dut
 from ..errors import DeviceError
 from .cases import Case
+from .image_ref import FORMATS, RefImage, apply, random_pixels, tensor_int8
 from .inputs import (
     MissingData,
     bmp_gray_int8,
@@ -84,6 +85,7 @@ class _Buffer:
     addr: int
     data: bytes
     oracle_input: np.ndarray | None = None
+    image: RefImage | None = None  # pixels as an image, for expect_image / image ops
 
 
 class _CaseRun:
@@ -132,6 +134,21 @@ class _CaseRun:
         return b
 
     # -- buffers --------------------------------------------------------------------------
+
+    def make_image(self, spec: dict[str, Any]) -> RefImage | None:
+        if "pixels" in spec:
+            s = spec["pixels"]
+            fmt = FORMATS[s["format"]]
+            w, h = int(s["width"]), int(s["height"])
+            return RefImage(w, h, fmt, random_pixels(w, h, fmt, int(s["seed"])))
+        if "photo" in spec:
+            path = shared_file("images", spec["photo"])
+            pixels = bmp_gray_int8(path)
+            (w,) = struct.unpack_from("<i", path.read_bytes(), 18)
+            # The files hold int8 values (see bmp_gray_int8): the photograph is byte ^ 0x80.
+            data = (pixels.view(np.uint8) ^ np.uint8(0x80)).tobytes()
+            return RefImage(w, len(data) // w, FORMATS["gray8"], data)
+        return None
 
     def make_buffer(self, spec: dict[str, Any]) -> tuple[bytes, np.ndarray | None]:
         if "text" in spec:
@@ -191,7 +208,12 @@ class _CaseRun:
         raise Failed(f"buffer {spec.get('name')!r}: unknown kind")
 
     def add_buffer(self, spec: dict[str, Any]) -> None:
-        data, oracle_input = self.make_buffer(spec)
+        image = self.make_image(spec)
+        oracle_input: np.ndarray | None
+        if image is not None:
+            data, oracle_input = image.data, tensor_int8(image)
+        else:
+            data, oracle_input = self.make_buffer(spec)
         main = self.instances["main"]
         out = self.dut.call(main, "alloc", [max(len(data), 1)])
         if out.status != "ok" or not out.value:
@@ -206,7 +228,7 @@ class _CaseRun:
         addr = out.value & 0xFFFFFFFF
         if data:
             self.dut.write_memory(main, addr, data)
-        self.buffers[spec["name"]] = _Buffer(addr, data, oracle_input)
+        self.buffers[spec["name"]] = _Buffer(addr, data, oracle_input, image)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -299,16 +321,37 @@ class _CaseRun:
                 raise Failed(f"read u32 {got}, expected {step['expect_u32']}")
         if "expect_output" in step:
             self.check_output(step["expect_output"], data)
+        if "expect_image" in step:
+            self.check_image(step["expect_image"], data)
         if "save" in step:
             self.vars[step["save"]] = data
+
+    def image(self, name: str, ops: list[list[Any]]) -> RefImage:
+        source = self.buffer(name).image
+        if source is None:
+            raise Failed(f"buffer {name!r} is not an image (pixels or photo)")
+        return apply(source, ops)
+
+    def check_image(self, spec: dict[str, Any], data: bytes) -> None:
+        """The bytes read must be the reference's pixels (build_tools/conformance/image_ref)."""
+        want = self.image(spec["input"], spec.get("ops", [])).data
+        if data != want:
+            if len(data) != len(want):
+                raise Failed(f"read {len(data)} bytes, the reference image has {len(want)}")
+            i = next(k for k in range(len(want)) if data[k] != want[k])
+            raise Failed(f"byte {i}: read {data[i]}, reference {want[i]} ({len(want)} bytes)")
 
     def check_output(self, spec: dict[str, Any], data: bytes) -> None:
         model = spec["model"]
         source = self.buffer(spec["input"])
-        if source.oracle_input is None:
+        oracle_input = source.oracle_input
+        if "ops" in spec or "layout" in spec:  # an image turned into a tensor by to_tensor
+            image = self.image(spec["input"], spec.get("ops", []))
+            oracle_input = tensor_int8(image, spec.get("layout", "nhwc"))
+        if oracle_input is None:
             raise Failed(f"buffer {spec['input']!r} has no oracle input")
         try:
-            expected = self.runner.oracle.run(model, source.oracle_input, int(spec.get("index", 0)))
+            expected = self.runner.oracle.run(model, oracle_input, int(spec.get("index", 0)))
         except OracleUnavailable as e:
             raise Skipped(str(e)) from e
         if spec.get("f32"):

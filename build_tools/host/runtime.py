@@ -21,9 +21,10 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
-from ..guest_abi import ALLOWED_IMPORTS, WASI, WASI_NN, abi_type
+from ..guest_abi import ALLOWED_IMPORTS, IMAGE, WASI, WASI_NN, abi_type
 from ..wasm_binary import TABLE_EXPORT, FuncType
 from . import fastcall
+from .image import EdgeImage
 from .loader import GraphLoader
 from .memory import U32_MAX, GuestMemory
 from .models import ModelRegistry
@@ -222,6 +223,7 @@ class HostInstance:
         self.store.set_limits(memory_size=limits.memory_bytes)
         self.wasi_state = WasiState()
         self.nn = WasiNn(runtime.loader, limits.max_graphs, limits.max_contexts)
+        self.images = EdgeImage(self.nn, limits.memory_bytes)
         self._memory: wasmtime.Memory | None = None
         self._view_key: tuple[int, int] = (0, -1)
         self._view = GuestMemory(np.zeros(0, np.uint8))
@@ -269,11 +271,16 @@ class HostInstance:
     def _host_imports(self) -> list[tuple[Function, Callable[..., Any], str]]:
         """Every import of the ABI table this instance gets, the method implementing it (one
         object per module, one method per function name) and its error contract: "nn" (an
-        exception is runtime_error), "wasi" (EIO) or "ends" (deployment modules such as the
-        EVP SDK: an exception ends the guest call, e.g. a callback that trapped)."""
-        implementations: dict[str, object] = {WASI_NN: self.nn, WASI: Wasi(self.wasi_state)}
+        exception is runtime_error; wasi-nn and edge_image), "wasi" (EIO) or "ends" (deployment
+        modules such as the EVP SDK: an exception ends the guest call, e.g. a callback that
+        trapped)."""
+        implementations: dict[str, object] = {
+            WASI_NN: self.nn,
+            WASI: Wasi(self.wasi_state),
+            IMAGE: self.images,
+        }
         implementations.update(self._provided)
-        contracts = {WASI_NN: "nn", WASI: "wasi"}
+        contracts = {WASI_NN: "nn", WASI: "wasi", IMAGE: "nn"}
         return [
             (fn, getattr(implementations[module.name], fn.name), contracts.get(module.name, "ends"))
             for module in load_table().modules

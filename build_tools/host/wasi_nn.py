@@ -333,6 +333,28 @@ class WasiNn:
         except Exception as e:
             return self._failed("get_output", e)
 
+    def raw_input(self, ctx: int, index: int) -> tuple[TensorInfo, Callable[[np.ndarray], None]]:
+        """For edge_image.to_tensor (docs/abi.md section 7): input `index` of `ctx` on the raw
+        u8 path, and a function setting it from an array of its dtype and shape, as set_input
+        does. NnFailure (invalid_argument) for a bad handle or index, an input that is not
+        int8/uint8, or a context already using the f32 representation."""
+        entry = self._context(ctx, "to_tensor")
+        if not 0 <= index < len(entry.plans):
+            raise _bad(f"to_tensor: input index {index} (model has {len(entry.plans)})")
+        info = entry.plans[index].info
+        if info.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
+            raise _bad(f"to_tensor: model input is {info.dtype}, not int8 or uint8")
+        if quantizable(info) and entry.f32:
+            raise _bad("to_tensor: a context uses one representation (u8 raw or f32) throughout")
+
+        def set_value(value: np.ndarray) -> None:
+            entry.ctx.set_input(index, value)
+            if quantizable(info):
+                entry.f32 = False
+            entry.inputs_set.add(index)
+
+        return info, set_value
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _guard(self, what: str, run: Callable[[], None]) -> int:

@@ -321,6 +321,7 @@ static rt_instance_t *find_instance(uint32_t id) {
 static void free_instance(uint32_t slot) {
     rt_instance_t *inst = g_instances[slot];
     if (inst == NULL) return;
+    rt_image_release(inst);
     rt_wasinn_release(inst);
     rt_eng_free(inst->eng);
     rt_free(inst);
@@ -360,6 +361,7 @@ rt_status_t rt_instantiate(bool by_sha256, const char *name, const uint8_t sha25
     inst->module = m;
     inst->next_graph = 1;
     inst->next_ctx = 1;
+    inst->next_image = 1;
     rt_status_t st = rt_eng_instantiate(m, inst, RT_INSTANCE_MEMORY_BYTES, &inst->eng, msg, cap);
     if (st != RT_OK) {
         rt_free(inst);

@@ -35,6 +35,24 @@ typedef struct {
     bool computed;
 } rt_ctx_slot_t;
 
+/* edge_image (docs/abi.md section 7): pixels shared by an image and its views. */
+#define RT_MAX_IMAGES 8u /* per instance, views included: exactly 8 (docs/abi.md) */
+#define RT_IMAGE_MAX_SIDE 4096u
+
+typedef struct {
+    uint32_t refs;  /* handles using these pixels */
+    uint32_t bytes; /* pixel bytes that follow this header */
+} rt_image_buf_t;
+
+typedef struct {
+    uint32_t handle; /* 0 = free slot */
+    rt_image_buf_t *buf;
+    uint32_t offset;        /* of the top-left pixel in buf's pixels */
+    uint16_t width, height; /* <= RT_IMAGE_MAX_SIDE */
+    uint16_t stride;        /* bytes from one row to the next (<= 3 * RT_IMAGE_MAX_SIDE) */
+    uint8_t format;
+} rt_image_slot_t;
+
 typedef struct rt_instance {
     uint32_t id; /* 0 = free slot */
     const rt_eng_module_t *module;
@@ -43,6 +61,8 @@ typedef struct rt_instance {
     rt_graph_slot_t graphs[RT_MAX_GRAPHS];
     rt_ctx_slot_t ctxs[RT_MAX_CONTEXTS];
     uint32_t next_graph, next_ctx; /* handles are never reused within an instance */
+    rt_image_slot_t images[RT_MAX_IMAGES];
+    uint32_t next_image;
 } rt_instance_t;
 
 /* Guest pointer check: a host pointer to [ptr, ptr+len) in linear memory, or NULL. */
@@ -70,6 +90,34 @@ uint32_t rt_wasinn_compute(rt_instance_t *inst, uint32_t ctx);
 uint32_t rt_wasinn_get_output(rt_instance_t *inst, uint32_t ctx, uint32_t index, uint32_t out_ptr,
                               uint32_t out_max, uint32_t written_ptr);
 void rt_wasinn_release(rt_instance_t *inst);
+
+/* For edge_image.to_tensor: the raw (u8 path) input buffer of input `index` of context `ctx`
+ * and its description, or NULL (invalid_argument: bad handle or index, an input that is not
+ * int8/uint8, a context already using the f32 representation). rt_wasinn_raw_input_set then
+ * records the input as set, as set_input does. */
+uint8_t *rt_wasinn_raw_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                             rt_nn_tensor_info_t *info);
+void rt_wasinn_raw_input_set(rt_instance_t *inst, uint32_t ctx, uint32_t index);
+
+/* edge_image (docs/abi.md section 7): every function returns a wasi-nn error code. */
+uint32_t rt_image_create(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                         uint32_t src_ptr, uint32_t src_len, uint32_t image_out_ptr);
+uint32_t rt_image_crop(rt_instance_t *inst, uint32_t image, uint32_t x, uint32_t y, uint32_t width,
+                       uint32_t height, uint32_t image_out_ptr);
+uint32_t rt_image_resize(rt_instance_t *inst, uint32_t image, uint32_t width, uint32_t height,
+                         uint32_t mode, uint32_t image_out_ptr);
+uint32_t rt_image_rotate(rt_instance_t *inst, uint32_t image, uint32_t quarter_turns,
+                         uint32_t image_out_ptr);
+uint32_t rt_image_convert(rt_instance_t *inst, uint32_t image, uint32_t format,
+                          uint32_t image_out_ptr);
+uint32_t rt_image_info(rt_instance_t *inst, uint32_t image, uint32_t info_ptr);
+uint32_t rt_image_read(rt_instance_t *inst, uint32_t image, uint32_t dst_ptr, uint32_t dst_max_len,
+                       uint32_t bytes_written_out_ptr);
+uint32_t rt_image_to_tensor(rt_instance_t *inst, uint32_t image, uint32_t ctx, uint32_t index,
+                            uint32_t layout);
+uint32_t rt_image_drop(rt_instance_t *inst, uint32_t image);
+/* Drops every image of the instance (when it ends). */
+void rt_image_release(rt_instance_t *inst);
 
 /* JSON object check for load_by_name_with_config: 0 ok (backend copied, "" if absent), -1 bad. */
 int rt_json_backend(const char *s, uint32_t len, char *backend, size_t cap);

@@ -236,6 +236,23 @@ uint32_t rt_wasinn_set_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
     return RT_NN_SUCCESS;
 }
 
+uint8_t *rt_wasinn_raw_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                             rt_nn_tensor_info_t *info) {
+    rt_ctx_slot_t *c = find_ctx(inst, ctx);
+    if (c == NULL || index >= rt_nn_io_count(c->g, 0) || rt_nn_io_info(c->g, 0, index, info) != 0) {
+        return NULL;
+    }
+    if (!is_quantized(info) || c->rep == RT_REP_F32) return NULL;
+    return (uint8_t *)rt_nn_input_buf(c->c, index);
+}
+
+void rt_wasinn_raw_input_set(rt_instance_t *inst, uint32_t ctx, uint32_t index) {
+    rt_ctx_slot_t *c = find_ctx(inst, ctx);
+    if (c == NULL) return;
+    c->rep = RT_REP_RAW;
+    c->inputs_set |= 1u << index;
+}
+
 uint32_t rt_wasinn_compute(rt_instance_t *inst, uint32_t ctx) {
     rt_ctx_slot_t *c = find_ctx(inst, ctx);
     if (c == NULL) return RT_NN_INVALID_ARGUMENT;

@@ -58,7 +58,26 @@ def _load(tmp_path: Path, body: str) -> list:  # type: ignore[type-arg]
         (
             'step = [{ read = "b", expect_hxe = "00" }]',
             "t.toml: case 'x': step 1 (read): unknown key 'expect_hxe' (allowed: expect_hex, "
-            "expect_output, expect_u32, read, save)",
+            "expect_image, expect_output, expect_u32, read, save)",
+        ),
+        (
+            'step = [{ read = "b", expect_image = { input = "f", ops = [["rotat", 1]] } }]',
+            "t.toml: case 'x': step 1 (read) expect_image: op ['rotat', 1] is not one of "
+            "['crop', 4 args], ['resize', 3 args], ['rotate', 1 args], ['convert', 1 args]",
+        ),
+        (
+            'step = [{ read = "b", expect_image = { input = "f", ops = [["crop", 1, 2]] } }]',
+            "t.toml: case 'x': step 1 (read) expect_image: op ['crop', 1, 2] is not one of "
+            "['crop', 4 args], ['resize', 3 args], ['rotate', 1 args], ['convert', 1 args]",
+        ),
+        (
+            'step = [{ read = "b", expect_image = { inptu = "f" } }]',
+            "t.toml: case 'x': step 1 (read) expect_image: unknown key 'inptu' (allowed: input, ops)",
+        ),
+        (
+            'buffer = [{ name = "b", pixels = { width = 1, height = 1, format = "rgb", seed = 1 } }]'
+            '\nstep = [{ call = "add" }]',
+            "t.toml: case 'x': buffer 'b': format must be one of gray8, rgb888, yuv422",
         ),
         (
             'step = [{ compare = ["var:a", "=>", 1] }]',
@@ -75,6 +94,10 @@ def _load(tmp_path: Path, body: str) -> list:  # type: ignore[type-arg]
         "buffer-table-typo",
         "buffer-key-typo",
         "read-key-typo",
+        "image-op-typo",
+        "image-op-arity",
+        "expect-image-key-typo",
+        "pixels-format-typo",
         "compare-op",
     ],
 )
