@@ -247,6 +247,28 @@ class EdgeImage:
 
         return self._guard("drop", run)
 
+    # -- for the embedding ------------------------------------------------------------------
+
+    def put_frame(self, frame: np.ndarray, format: int) -> int:
+        """A handle for a frame the embedding holds (on the Pi, a camera's numpy array): its
+        pixels enter the runtime without passing through linear memory; the embedding passes
+        the handle to an export as an i32. `frame` is uint8, (height, width * bpp) or
+        (height, width, bpp); copied once (cameras reuse their buffers). Raises ValueError
+        naming the reason (size, format, table full, budget)."""
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or format not in BYTES_PER_PIXEL:
+            raise ValueError(f"put_frame: a uint8 (h, w*bpp) array and a format, not {frame.dtype}")
+        rows = frame.reshape(frame.shape[0], -1)
+        out = GuestMemory(np.zeros(4, np.uint8))  # where _add writes the handle
+        width = rows.shape[1] // BYTES_PER_PIXEL[format]
+        try:
+            _check_size(width, rows.shape[0], format)
+            if width * BYTES_PER_PIXEL[format] != rows.shape[1]:
+                raise _bad(f"put_frame: rows of {rows.shape[1]} bytes are not whole pixels")
+            self._add(out, 0, rows.copy, int(rows.size), format)
+        except _Failure as e:
+            raise ValueError(str(e)) from e
+        return out.u32(0)
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _guard(self, what: str, run: Callable[[], None]) -> int:

@@ -81,20 +81,20 @@ int32_t nn_get_output(wasi_nn_ctx_t ctx, uint32_t index, uint8_t *out, uint32_t 
     return (int32_t)wasi_nn_get_output(ctx, index, out, max, written);
 }
 
-/* The guest-side alternative to handles, for tests/bench/bench_image.py: a frame copied into
- * linear memory, cropped and resized (nearest) there into a 96x96 gray tensor and set with
- * set_input. Returns a wasi-nn error code. */
+/* The guest-side alternative to handles, for tests/bench/bench_image.py: from a gray8 frame in
+ * linear memory, the square [x, x + side) x [y, y + side) resized (nearest, the formula of
+ * docs/abi.md section 5) to a 96x96 int8 tensor in linear memory (p - 128) and set with
+ * set_input: what image_crop + image_resize + image_to_tensor do natively. Returns a wasi-nn
+ * error code. */
 EDGE_EXPORT("copy_pipeline")
-int32_t copy_pipeline(const uint8_t *frame, uint32_t w, uint32_t h, uint32_t x, uint32_t y,
-                      uint32_t side, wasi_nn_ctx_t ctx, int8_t *tensor) {
+int32_t copy_pipeline(const uint8_t *frame, uint32_t w, uint32_t x, uint32_t y, uint32_t side,
+                      wasi_nn_ctx_t ctx, int8_t *tensor) {
     for (uint32_t r = 0; r < 96u; r++) {
-        uint32_t sy = y + ((2u * r + 1u) * side) / 192u;
+        const uint8_t *row = frame + (y + ((2u * r + 1u) * side) / 192u) * w + x;
         for (uint32_t c = 0; c < 96u; c++) {
-            uint32_t sx = x + ((2u * c + 1u) * side) / 192u;
-            tensor[r * 96u + c] = (int8_t)(frame[sy * w + sx] ^ 0x80u);
+            tensor[r * 96u + c] = (int8_t)(row[((2u * c + 1u) * side) / 192u] ^ 0x80u);
         }
     }
-    (void)h;
     static const uint32_t dims[4] = {1, 96, 96, 1};
     wasi_nn_tensor_t t;
     edge_nn_tensor(&t, dims, 4, WASI_NN_TYPE_U8, tensor, 96u * 96u);

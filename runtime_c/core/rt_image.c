@@ -225,9 +225,10 @@ static uint8_t clamp255(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* floor(v / 256) for negative v too (C's / truncates, >> of a negative is not portable). */
+/* floor(v / 256) for v >= -65536 (every use below), without shifting a negative value (C's /
+ * truncates and >> of a negative is implementation-defined). */
 static int32_t floor_div256(int32_t v) {
-    return v >= 0 ? v / 256 : -((-v + 255) / 256);
+    return ((v + 65536) >> 8) - 256;
 }
 
 static void rgb_to_yuv(const uint8_t *p, int32_t *y, int32_t *u, int32_t *v) {
@@ -275,6 +276,11 @@ static void convert_row(const uint8_t *src, uint32_t from, uint8_t *dst, uint32_
         return;
     }
     for (uint32_t i = 0; i < w; i++) {
+        if (from == FMT_RGB888 && to == FMT_GRAY8) { /* Y only */
+            const uint8_t *p = src + 3u * i;
+            dst[i] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2] + 128u) >> 8);
+            continue;
+        }
         if (from == FMT_GRAY8) { /* to rgb888: R = G = B = Y */
             dst[3u * i] = dst[3u * i + 1u] = dst[3u * i + 2u] = src[i];
             continue;
