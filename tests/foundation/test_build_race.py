@@ -46,7 +46,7 @@ def test_a_build_waits_for_the_target_lock(tmp_path: Path) -> None:
             proc.kill()
         proc.communicate()
     assert proc.returncode == 0, stderr
-    assert "(rebuilt: hello, classify, nn_probe)" in stdout
+    assert "(rebuilt: hello, classify, nn_probe, image_probe)" in stdout
 
 
 @needs_clang
@@ -61,7 +61,7 @@ def test_concurrent_builds_of_one_target_all_succeed(tmp_path: Path) -> None:
     assert len(rebuilt) == 1  # one process compiled, the others found it up to date
     guests = out / "host" / "guests"
     manifest = json.loads((guests / "manifest.json").read_text())
-    assert {m["name"] for m in manifest["modules"]} == {"hello", "classify", "nn_probe"}
+    assert {m["name"] for m in manifest["modules"]} == {"hello", "classify", "nn_probe", "image_probe"}
     leftovers = [p.name for p in guests.rglob("*") if ".tmp" in p.name]
     assert not leftovers
 
