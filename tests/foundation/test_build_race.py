@@ -61,7 +61,12 @@ def test_concurrent_builds_of_one_target_all_succeed(tmp_path: Path) -> None:
     assert len(rebuilt) == 1  # one process compiled, the others found it up to date
     guests = out / "host" / "guests"
     manifest = json.loads((guests / "manifest.json").read_text())
-    assert {m["name"] for m in manifest["modules"]} == {"hello", "classify", "nn_probe", "image_probe"}
+    assert {m["name"] for m in manifest["modules"]} == {
+        "hello",
+        "classify",
+        "nn_probe",
+        "image_probe",
+    }
     leftovers = [p.name for p in guests.rglob("*") if ".tmp" in p.name]
     assert not leftovers
 

@@ -130,3 +130,26 @@ def test_runtime_exits_when_the_link_closes(posix_runtime: RuntimeImage) -> None
     stream.close(wait=5.0)
     assert stream.poll() == 0
     assert not _alive(pid)
+
+
+def test_image_pixels_are_heap_accounted_shared_by_views_and_freed_with_the_instance(
+    device: DeviceClient,
+) -> None:
+    """edge_image (docs/abi.md section 5): pixels come from the accounted heap, a crop adds
+    none, and every image goes when its instance is dropped (handles left alive on purpose)."""
+    before_instance = device.stats().heap_in_use
+    inst = device.instantiate("image_probe")
+    frame = device.call(inst, "alloc", [64 * 48 * 3 + 8]).result
+    assert frame
+    out = frame + 64 * 48 * 3  # two handle cells after the pixels
+    base = device.stats().heap_in_use
+    assert device.call(inst, "img_create", [64, 48, 1, frame, 64 * 48 * 3, out]).result == 0
+    created = device.stats().heap_in_use
+    assert created >= base + 64 * 48 * 3
+    (image,) = struct.unpack("<I", device.mem_read(inst, out, 4))
+    assert device.call(inst, "img_crop", [image, 8, 8, 32, 32, out + 4]).result == 0
+    assert device.stats().heap_in_use == created  # a view shares the parent's pixels
+    assert device.call(inst, "img_resize", [image, 96, 96, 1, out + 4]).result == 0
+    assert device.stats().heap_in_use >= created + 96 * 96 * 3
+    device.drop(inst)
+    assert device.stats().heap_in_use == before_instance  # the 3 live handles went too
