@@ -357,7 +357,7 @@ def resize_nearest(src: np.ndarray, width: int, height: int) -> np.ndarray:
     sh, sw = src.shape[:2]
     cols = (2 * np.arange(width, dtype=np.int64) + 1) * sw // (2 * width)
     rows = (2 * np.arange(height, dtype=np.int64) + 1) * sh // (2 * height)
-    return src[rows][:, cols]
+    return np.take(src.take(rows, axis=0), cols, axis=1)  # whole rows first: fastest here
 
 
 def _taps(src_n: int, dst_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -370,10 +370,11 @@ def resize_bilinear(src: np.ndarray, width: int, height: int) -> np.ndarray:
     sh, sw = src.shape[:2]
     x0, x1, wx = _taps(sw, width)
     y0, y1, wy = _taps(sh, height)
-    s = src.astype(np.int64)
-    wx_, wy_ = wx[None, :, None], wy[:, None, None]
-    top = s[y0][:, x0] * (256 - wx_) + s[y0][:, x1] * wx_
-    bottom = s[y1][:, x0] * (256 - wx_) + s[y1][:, x1] * wx_
+    # Only the rows used, in int32 (the largest sum is 255 * 65536 + 32768).
+    r0, r1 = src[y0].astype(np.int32), src[y1].astype(np.int32)
+    wx_, wy_ = wx.astype(np.int32)[None, :, None], wy.astype(np.int32)[:, None, None]
+    top = r0[:, x0] * (256 - wx_) + r0[:, x1] * wx_
+    bottom = r1[:, x0] * (256 - wx_) + r1[:, x1] * wx_
     return ((top * (256 - wy_) + bottom * wy_ + 32768) >> 16).astype(np.uint8)
 
 
