@@ -111,6 +111,23 @@ uint32_t rt_image_create(rt_instance_t *inst, uint32_t width, uint32_t height, u
     return RT_NN_SUCCESS;
 }
 
+uint32_t rt_image_put_frame(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                            const uint8_t *pixels, uint32_t *image) {
+    if (pixels == NULL || image == NULL || !size_ok(width, height, format)) {
+        return RT_NN_INVALID_ARGUMENT;
+    }
+    rt_image_slot_t *slot;
+    rt_image_buf_t *buf;
+    uint32_t err = alloc_image(inst, width, height, format, &slot, &buf);
+    if (err != RT_NN_SUCCESS) return err;
+    uint32_t row = width * k_bpp[format];
+    memcpy(buf + 1, pixels, row * height);
+    uint8_t out[4];
+    add(inst, slot, buf, 0, width, height, row, format, out);
+    *image = slot->handle;
+    return RT_NN_SUCCESS;
+}
+
 uint32_t rt_image_crop(rt_instance_t *inst, uint32_t image, uint32_t x, uint32_t y, uint32_t width,
                        uint32_t height, uint32_t image_out_ptr) {
     rt_image_slot_t *s = find_image(inst, image);

@@ -116,6 +116,12 @@ uint32_t rt_image_read(rt_instance_t *inst, uint32_t image, uint32_t dst_ptr, ui
 uint32_t rt_image_to_tensor(rt_instance_t *inst, uint32_t image, uint32_t ctx, uint32_t index,
                             uint32_t layout);
 uint32_t rt_image_drop(rt_instance_t *inst, uint32_t image);
+/* A handle for a frame the firmware holds (a camera driver, the pipeline executor): the
+ * pixels (packed rows, width * height * bytes-per-pixel) are copied once into the runtime and
+ * never pass through linear memory; the caller hands *image to an export as an i32. A wasi-nn
+ * error code, as rt_image_create. */
+uint32_t rt_image_put_frame(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                            const uint8_t *pixels, uint32_t *image);
 /* Drops every image of the instance (when it ends). */
 void rt_image_release(rt_instance_t *inst);
 
