@@ -83,7 +83,7 @@ int32_t nn_get_output(wasi_nn_ctx_t ctx, uint32_t index, uint8_t *out, uint32_t 
 
 /* The guest-side alternative to handles, for tests/bench/bench_image.py: from a gray8 frame in
  * linear memory, the square [x, x + side) x [y, y + side) resized (nearest, the formula of
- * docs/abi.md section 5) to a 96x96 int8 tensor in linear memory (p - 128) and set with
+ * docs/abi.md section 7) to a 96x96 int8 tensor in linear memory (p - 128) and set with
  * set_input: what image_crop + image_resize + image_to_tensor do natively. Returns a wasi-nn
  * error code. */
 EDGE_EXPORT("copy_pipeline")

@@ -1,4 +1,4 @@
-"""Image handles (edge_image, docs/abi.md section 5): bytes copied per frame and time per op, on
+"""Image handles (edge_image, docs/abi.md section 7): bytes copied per frame and time per op, on
 the Pi host (wasmtime + numpy) and the C runtime as a process (posix: wasm2c + C), measured side
 by side in one run. Run: .venv/bin/python tests/bench/bench_image.py [-n REPEAT] [--qemu]
 

@@ -1,5 +1,5 @@
 """The Pi host's edge_image (build_tools/host/image.py) against the independent reference of
-docs/abi.md section 5 (build_tools/conformance/image_ref.py), and the reference against values
+docs/abi.md section 7 (build_tools/conformance/image_ref.py), and the reference against values
 worked out by hand from the document's formulas. The conformance cases run the same ABI on every
 runtime; these reach sizes and op chains the cases do not."""
 

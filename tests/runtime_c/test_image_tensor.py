@@ -1,4 +1,4 @@
-"""edge_image.to_tensor writes exactly the tensor docs/abi.md section 5 defines, in both
+"""edge_image.to_tensor writes exactly the tensor docs/abi.md section 7 defines, in both
 layouts, on the Pi host and the C runtime: a RESHAPE-only model (written here, no TensorFlow)
 returns its input unchanged, so get_output reads back what to_tensor wrote, which is compared
 with the independent reference (build_tools/conformance/image_ref.py). The conformance cases

@@ -135,7 +135,7 @@ def test_runtime_exits_when_the_link_closes(posix_runtime: RuntimeImage) -> None
 def test_image_pixels_are_heap_accounted_shared_by_views_and_freed_with_the_instance(
     device: DeviceClient,
 ) -> None:
-    """edge_image (docs/abi.md section 5): pixels come from the accounted heap, a crop adds
+    """edge_image (docs/abi.md section 7): pixels come from the accounted heap, a crop adds
     none, and every image goes when its instance is dropped (handles left alive on purpose)."""
     before_instance = device.stats().heap_in_use
     inst = device.instantiate("image_probe")
