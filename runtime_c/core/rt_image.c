@@ -72,6 +72,9 @@ static uint32_t alloc_image(rt_instance_t *inst, uint32_t w, uint32_t h, uint32_
     if (*slot == NULL) return RT_NN_BUSY;
     uint32_t bytes = w * h * k_bpp[format]; /* <= 4096 * 4096 * 3: no overflow */
     *buf = (rt_image_buf_t *)rt_malloc(sizeof(rt_image_buf_t) + bytes);
+    while (*buf == NULL && rt_eng_module_evict()) { /* loaded modules no instance uses */
+        *buf = (rt_image_buf_t *)rt_malloc(sizeof(rt_image_buf_t) + bytes);
+    }
     if (*buf == NULL) {
         rt_logf("instance %lu: edge_image: %lu bytes of pixels do not fit", (unsigned long)inst->id,
                 (unsigned long)bytes);

@@ -1,5 +1,5 @@
 /* Host check driver for rt_image.c (tests/runtime_c/test_image_core.py): rt_image.c and
- * rt_mem.c as they are, with linear memory a static array and wasi-nn absent.
+ * rt_mem.c as they are, with linear memory a static array, wasi-nn and the engine absent.
  *
  *   image_check FORMAT WIDTH HEIGHT [OP ARGS...]... < pixels > result
  *
@@ -37,6 +37,10 @@ void rt_wasinn_raw_input_set(rt_instance_t *inst, uint32_t ctx, uint32_t index) 
     (void)inst;
     (void)ctx;
     (void)index;
+}
+
+bool rt_eng_module_evict(void) {
+    return false; /* no engine here */
 }
 
 void *rt_os_malloc(size_t size) {
