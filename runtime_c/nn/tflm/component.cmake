@@ -101,6 +101,14 @@ set(_esp_nn_isystem -isystem ${ESP_NN_ROOT}/include -isystem ${ESP_NN_ROOT}/src/
                     -isystem ${CMAKE_CURRENT_LIST_DIR}/port)
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   enable_language(CXX)
+  # A cross compiler without a C++ library for its target (Debian's riscv64-unknown-elf-g++)
+  # would fail on every TFLM file: say so once.
+  include(CheckIncludeFileCXX)
+  check_include_file_cxx(cstdint RT_TFLM_HAVE_CXX_HEADERS)
+  if(NOT RT_TFLM_HAVE_CXX_HEADERS)
+    message(FATAL_ERROR "tflm backend: ${CMAKE_CXX_COMPILER} has no C++ standard library headers "
+                        "(<cstdint>) for this target; TFLM needs a toolchain with libstdc++ for it")
+  endif()
 endif()
 foreach(source IN LISTS RT_TFLM_CORE_SOURCES RT_TFLM_KERNEL_SOURCES)
   rt_source_options(${source} ${_tflm_cxx} ${_tflm_isystem} ${_esp_nn_isystem})
