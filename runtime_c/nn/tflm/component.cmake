@@ -11,6 +11,19 @@
 # upstream's debug_log.cc, port/esp_timer.h stands in for ESP-IDF's timer.
 include(${CMAKE_CURRENT_LIST_DIR}/../builtin/component.cmake)
 
+if(ESP_PLATFORM)
+  # Inside ESP-IDF, TFLM and ESP-NN are the esp-tflite-micro and esp-nn components (the generated
+  # idf_component.yml; chip-optimised kernels, upstream's debug_log.cc): only the glue and the
+  # verifier are ours.
+  set(RT_NN_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_nn_tflm.cc ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_verify.c
+                    ${RT_NNB_SOURCES})
+  set(RT_NN_EXTERNAL_SOURCES "")
+  set(RT_NN_INCLUDES ${RT_NNB_INCLUDES} ${CMAKE_CURRENT_LIST_DIR})
+  set(RT_NN_DEFINES "")
+  set(RT_NN_LIBS "")
+  return()
+endif()
+
 if(NOT EXISTS "${RT_GEN_DIR}/rt_tflm.cmake")
   message(FATAL_ERROR "tflm backend: ${RT_GEN_DIR}/rt_tflm.cmake missing (written by build_tools)")
 endif()
