@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import tflm_ops
 from .abi import c_glue, load_table
 from .errors import BuildToolsError, ToolchainError
 from .guests import BuildResult, GuestEntry
@@ -208,7 +209,10 @@ def model_table_source(models: list[tuple[str, bytes]]) -> str:
     rows = []
     for i, (name, data) in enumerate(models):
         out.append(f"/* {name}: {len(data)} bytes */")
-        out.append(f"static const uint8_t model_{i}[{max(len(data), 1)}] = {{")
+        # 16-byte aligned: the tflm backend reads the flatbuffer in place.
+        out.append(
+            f"static const uint8_t model_{i}[{max(len(data), 1)}] __attribute__((aligned(16))) = {{"
+        )
         out.append(_c_bytes(data) if data else "    0,")
         out.append("};")
         sha = hashlib.sha256(data).hexdigest()
@@ -277,10 +281,11 @@ def generate_sources(target: Target, guests: BuildResult, out: Path) -> Generate
     found, skipped = resolve_models(target)
     for name, reason in skipped.items():
         log.warning("model %s not embedded: %s", name, reason)
-    _write_if_changed(
-        out / "rt_models.c", model_table_source([(n, p.read_bytes()) for n, p in found])
-    )
+    models = [(n, p.read_bytes()) for n, p in found]
+    _write_if_changed(out / "rt_models.c", model_table_source(models))
     generated.append(out / "rt_models.c")
+    if target.runtime.nn_backend == "tflm":
+        tflm_ops.generate(models, out)  # the resolver's op list, for nn/tflm/component.cmake
     glue = c_glue.write_engine_glue(target.runtime.engine, load_table(), out, _write_if_changed)
     _write_if_changed(out / "rt_gen.cmake", gen_cmake_source(out, modules, glue))
     return GeneratedSources(out, config_dir, modules, generated, [n for n, _ in found], skipped)
