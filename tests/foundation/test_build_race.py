@@ -66,6 +66,7 @@ def test_concurrent_builds_of_one_target_all_succeed(tmp_path: Path) -> None:
         "classify",
         "nn_probe",
         "image_probe",
+        "plates",
     }
     leftovers = [p.name for p in guests.rglob("*") if ".tmp" in p.name]
     assert not leftovers
