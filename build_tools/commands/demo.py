@@ -11,6 +11,7 @@ target runs through the same device interface (`devices.base.Dut`).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..conformance.inputs import bmp_gray_int8, shared_file
 from ..devices.base import Dut, open_device
 from ..errors import BuildToolsError
 from ..guests import BuildResult, build_evp_modules, build_guests
+from ..paths import build_root
 from ..plates import reader, synth
 from ..targets import Target, load_targets
 from . import Command
@@ -125,6 +127,11 @@ def run_plates(targets: list[Target], count: int) -> int:
     reference: list[str] | None = None
     if host_target is not None:
         modules = build_evp_modules(host_target)
+        out = build_root() / "plates"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "manifest.json").write_text(json.dumps(reader.manifest(modules), indent=2) + "\n")
+        (out / "frame.pgm").write_bytes(plates[0].pgm)
+        rows.insert(0, f"(deployment: {out / 'manifest.json'}, a frame: {out / 'frame.pgm'})")
         for backend in PLATE_HOST_BACKENDS:
             r = reader.run_pipeline(plates, modules, backend)
             reference = reference or r.texts

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildToolsError
-from ..paths import repo_root
+from ..paths import project_models_dir
 from .synth import Plate
 
 MODEL_NAME = "plate_ocr_int8"
@@ -36,7 +36,7 @@ CHAIN = (
 
 def model_path() -> Path:
     """The project's own OCR model (trained by guests/models/train_plate_ocr.py)."""
-    return repo_root() / "guests" / "models" / f"{MODEL_NAME}.tflite"
+    return project_models_dir() / f"{MODEL_NAME}.tflite"
 
 
 @dataclass
@@ -150,7 +150,8 @@ def run_pipeline(
 
 def run_reactor(dut: Any, wasm: bytes, plates: list[Plate]) -> Readout:
     """The reactor guest `plates` on an open device (`devices.base.Dut`)."""
-    dut.put_model(MODEL_NAME, model_path().read_bytes())
+    if MODEL_NAME not in dut.info().models:  # built in where the target lists it
+        dut.put_model(MODEL_NAME, model_path().read_bytes())
     iid = dut.instantiate("plates", wasm)
     texts: list[str] = []
     times: list[list[int]] = []

@@ -3,7 +3,8 @@
  * EVP pipeline's (guests/src/evp/plate_*.c run the same stages as separate modules).
  *
  *   read_plate(frame, len) -> number of characters (the string at text_ptr()), or
- *                             -1 not a PGM, -2 no plate, -3 out of memory,
+ *                             -1 not a PGM, -2 no plate, -3 out of memory (or an
+ *                             image call failed),
  *                             -(1000 + e) wasi-nn error e
  *   times_ptr()            -> u32[5]: microseconds each stage took in the last read_plate
  *   plate_chars(frame, len) -> the normalised characters at chars_ptr() (no inference)
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "plates/plates.h"
+#include "plates/crop.h"
 
 #ifdef __wasm__
 #include "edge_nn.h"
@@ -59,7 +60,7 @@ static int32_t locate_crop_segment(const uint8_t *frame, uint32_t len) {
         crop_room = (size_t)box.w * (size_t)box.h;
         if ((crop = malloc(crop_room)) == NULL) return crop_room = 0, -3;
     }
-    plates_crop(px, w, box, crop);
+    if (plates_cut(px, w, h, box, crop) != 0) return -3;
     uint64_t t2 = now_us();
     times[1] = (uint32_t)(t2 - t1);
     int32_t n = plates_segment(crop, box.w, box.h, scratch, chars, NULL);

@@ -1,10 +1,12 @@
 /* How the plate crosses from the locate stage to the crop stage: the one place pixels of the
- * whole frame move between modules. Today the located message carries the frame's pixels and
- * the crop stage copies the plate out of them; with image handles it carries a handle and the
- * crop stage asks the host for a crop view of it. */
+ * whole frame move between modules. The located message carries the frame's pixels (image
+ * handles are valid only in the instance that made them, so a handle cannot travel); the crop
+ * stage cuts the plate out with plates_cut (plates/crop.h: a view of an image handle when the
+ * runtime has them). */
 #ifndef PLATES_TRANSPORT_H
 #define PLATES_TRANSPORT_H
 
+#include "plates/crop.h"
 #include "plates/module.h"
 
 typedef struct {
@@ -41,7 +43,8 @@ static inline const plates_hdr *plates_located_crop(const uint8_t *in, size_t le
     if (b.x < 0 || b.y < 0 || b.w < 0 || b.h < 0 || b.x + b.w > m->frame_w ||
         b.y + b.h > m->frame_h || plates_reserve(crop, room, (size_t)b.w * (size_t)b.h))
         return NULL;
-    plates_crop(in + sizeof *m, m->frame_w, b, *crop);
+    if (b.w > 0 && b.h > 0 && plates_cut(in + sizeof *m, m->frame_w, m->frame_h, b, *crop) != 0)
+        return NULL;
     *box = b;
     return &m->hdr;
 }
