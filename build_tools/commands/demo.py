@@ -104,7 +104,7 @@ def _plate_row(label: str, r: reader.Readout, plates: list[synth.Plate], host: l
     fps = len(plates) / r.seconds if r.seconds > 0 else 0.0
     stages = "  ".join(f"{v:7.2f}" for v in r.stage_means_ms().values())
     return (
-        f"{label:<28}{100 * r.accuracy(plates):6.1f} %  {same:4d}/{len(plates):<4d}"
+        f"{label:<32}{100 * r.accuracy(plates):6.1f} %  {same:4d}/{len(plates):<4d}"
         f"{fps:8.1f}   {stages}"
     )
 
@@ -119,7 +119,7 @@ def run_plates(targets: list[Target], count: int) -> int:
         f"model {reader.model_path().name} ({reader.model_path().stat().st_size} bytes)",
         flush=True,
     )
-    header = f"{'':<28}{'accuracy':>8}  {'= host':>9}{'fps':>8}   " + "  ".join(
+    header = f"{'':<32}{'accuracy':>8}  {'= host':>9}{'fps':>8}   " + "  ".join(
         f"{s:>7}" for s in reader.STAGES
     )
     rows = [header + "   (ms per plate, measured inside the guests)"]
@@ -147,7 +147,7 @@ def run_plates(targets: list[Target], count: int) -> int:
             with open_device(t) as dut:
                 r = reader.run_reactor(dut, wasm["plates"], plates)
         except BuildToolsError as e:
-            rows.append(f"{t.name + ' plates guest':<28}error: {e}")
+            rows.append(f"{t.name + ' plates guest':<32}error: {e}")
             failed = True
             continue
         reference = reference or r.texts
