@@ -33,7 +33,7 @@ DEMO_MODEL = "person_detect"
 DEMO_IMAGES = ("person.bmp", "no_person.bmp")
 PERSON_LABELS = ("no person", "person")  # person_detect's output classes, in order
 PLATE_ACCURACY_MIN = 0.95  # on the host pipeline; below it the demo fails
-PLATE_HOST_BACKENDS = ("litert", "builtin")  # the EVP pipeline runs once per backend
+PLATE_HOST_BACKENDS = ("litert", "tflm", "builtin")  # the EVP pipeline runs once per backend
 
 
 @dataclass
