@@ -1,6 +1,6 @@
 /* Cutting the plate out of a frame: the one step that touches a whole frame's pixels after
- * locating. With image handles (edge_image.h, docs/abi.md) the frame becomes a handle and the
- * plate a view of it, read back alone; without them (or in a native build) rows are copied. */
+ * locating. With image handles (edge_image.h, docs/abi.md section 7) the frame becomes a handle and
+ * the plate a view of it, read back alone; without them (or in a native build) rows are copied. */
 #ifndef PLATES_CROP_H
 #define PLATES_CROP_H
 
