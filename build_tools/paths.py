@@ -19,3 +19,18 @@ def shared_root() -> Path:
     """Reference models and images, beside the project (third-party data, never copied in)."""
     override = os.environ.get("BUILD_TOOLS_SHARED_DIR")
     return Path(override) if override else repo_root().parent / "shared"
+
+
+def project_models_dir() -> Path:
+    """The project's own models (e.g. the plate demo's OCR model, trained by a committed
+    script); third-party models stay in shared_root()."""
+    return repo_root() / "guests" / "models"
+
+
+def find_model(name: str) -> Path | None:
+    """NAME.tflite among the project's own models, else in the shared reference data."""
+    for directory in (project_models_dir(), shared_root() / "models"):
+        path = directory / f"{name}.tflite"
+        if path.is_file():
+            return path
+    return None

@@ -17,7 +17,7 @@ from . import tflm_ops
 from .abi import c_glue, load_table
 from .errors import BuildToolsError, ToolchainError
 from .guests import BuildResult, GuestEntry
-from .paths import repo_root, shared_root
+from .paths import find_model, repo_root, shared_root
 from .render import render_to
 from .targets import Target
 from .toolchains import wabt
@@ -247,16 +247,16 @@ def gen_cmake_source(
 
 
 def resolve_models(target: Target) -> tuple[list[tuple[str, Path]], dict[str, str]]:
-    """The target's models found in the shared data directory, and the reasons for the rest."""
+    """The target's models found (the project's own, then the shared data directory), and the
+    reasons for the rest."""
     found: list[tuple[str, Path]] = []
     skipped: dict[str, str] = {}
-    models_dir = shared_root() / "models"
     for name in target.guests.models:
-        path = models_dir / f"{name}.tflite"
-        if path.is_file():
+        path = find_model(name)
+        if path is not None:
             found.append((name, path))
         else:
-            skipped[name] = f"{path} not found"
+            skipped[name] = f"{shared_root() / 'models' / f'{name}.tflite'} not found"
     return found, skipped
 
 

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   clang-19 lld-19 clang-format-19 wasi-libc libclang-rt-19-dev-wasm32 libclang-rt-19-dev wabt cmake
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
   mosquitto mosquitto-clients openssh-server python3-venv
+  fonts-dejavu-core
 )
 
 missing=()

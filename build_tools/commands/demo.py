@@ -1,5 +1,8 @@
-"""`demo`: the main job on the targets that need no hardware: build everything, run the demo
-guests on each (the Python host, the emulated MCU, ...) and print the results side by side.
+"""`demo [guests|plates]`: the main job on the targets that need no hardware: build everything,
+run the demo guests on each (the Python host, the native C runtime, the emulated MCU) and print
+the results side by side; then the licence-plate reader on a held-out set of synthetic plates:
+the EVP pipeline on the host (per NN backend) and the one-call reactor guest on every target,
+with plate accuracy, agreement with the host's strings, frames per second and per-stage times.
 
 Targets are chosen by how they are reached (`connection.transport`), never by name; every
 target runs through the same device interface (`devices.base.Dut`).
@@ -8,6 +11,7 @@ target runs through the same device interface (`devices.base.Dut`).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -15,17 +19,21 @@ from dataclasses import dataclass
 from ..conformance.inputs import bmp_gray_int8, shared_file
 from ..devices.base import Dut, open_device
 from ..errors import BuildToolsError
-from ..guests import BuildResult, build_guests
+from ..guests import BuildResult, build_evp_modules, build_guests
+from ..paths import build_root
+from ..plates import reader, synth
 from ..targets import Target, load_targets
 from . import Command
 
 log = logging.getLogger(__name__)
 
 # No-hardware targets are chosen by how they are reached, not by name.
-NO_HARDWARE_TRANSPORTS = ("local", "qemu")
+NO_HARDWARE_TRANSPORTS = ("local", "process", "qemu")
 DEMO_MODEL = "person_detect"
 DEMO_IMAGES = ("person.bmp", "no_person.bmp")
 PERSON_LABELS = ("no person", "person")  # person_detect's output classes, in order
+PLATE_ACCURACY_MIN = 0.95  # on the host pipeline; below it the demo fails
+PLATE_HOST_BACKENDS = ("litert", "tflm", "builtin")  # the EVP pipeline runs once per backend
 
 
 @dataclass
@@ -91,13 +99,86 @@ def run_demo_on(target: Target, guests: BuildResult) -> dict[str, str]:
     return cells
 
 
+def _plate_row(label: str, r: reader.Readout, plates: list[synth.Plate], host: list[str]) -> str:
+    same = sum(a == b for a, b in zip(r.texts, host, strict=True))
+    fps = len(plates) / r.seconds if r.seconds > 0 else 0.0
+    stages = "  ".join(f"{v:7.2f}" for v in r.stage_means_ms().values())
+    return (
+        f"{label:<32}{100 * r.accuracy(plates):6.1f} %  {same:4d}/{len(plates):<4d}"
+        f"{fps:8.1f}   {stages}"
+    )
+
+
+def run_plates(targets: list[Target], count: int) -> int:
+    """The plate reader on `count` held-out plates; 1 when the host is below the threshold or
+    a target's strings differ from the host's."""
+    plates = synth.plate_set(count)
+    host_target = next((t for t in targets if t.runtime.kind == "python-host"), None)
+    print(
+        f"\nlicence plates: {count} held-out synthetic plates (seed {synth.HELDOUT_SEED}), "
+        f"model {reader.model_path().name} ({reader.model_path().stat().st_size} bytes)",
+        flush=True,
+    )
+    header = f"{'':<32}{'accuracy':>8}  {'= host':>9}{'fps':>8}   " + "  ".join(
+        f"{s:>7}" for s in reader.STAGES
+    )
+    rows = [header + "   (ms per plate, measured inside the guests)"]
+    failed = False
+    reference: list[str] | None = None
+    if host_target is not None:
+        modules = build_evp_modules(host_target)
+        out = build_root() / "plates"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "manifest.json").write_text(json.dumps(reader.manifest(modules), indent=2) + "\n")
+        (out / "frame.pgm").write_bytes(plates[0].pgm)
+        rows.insert(0, f"(deployment: {out / 'manifest.json'}, a frame: {out / 'frame.pgm'})")
+        for backend in PLATE_HOST_BACKENDS:
+            r = reader.run_pipeline(plates, modules, backend)
+            reference = reference or r.texts
+            rows.append(_plate_row(f"host EVP pipeline {backend}", r, plates, reference))
+            for err in r.errors[:3]:
+                rows.append(f"    error: {err}")
+            if r.accuracy(plates) < PLATE_ACCURACY_MIN or r.errors:
+                failed = True
+    for t in targets:
+        guests = build_guests(t)
+        wasm = {g.name: (guests.directory / g.path).read_bytes() for g in guests.guests}
+        try:
+            with open_device(t) as dut:
+                r = reader.run_reactor(dut, wasm["plates"], plates)
+        except BuildToolsError as e:
+            rows.append(f"{t.name + ' plates guest':<32}error: {e}")
+            failed = True
+            continue
+        reference = reference or r.texts
+        rows.append(
+            _plate_row(f"{t.name} plates guest {t.runtime.nn_backend}", r, plates, reference)
+        )
+        for err in r.errors[:3]:
+            rows.append(f"    error: {err}")
+        if r.texts != reference or r.errors:
+            failed = True
+    print("\n".join(rows))
+    return 1 if failed else 0
+
+
 class DemoCommand(Command):
     name = "demo"
     help = "build and run the demo guests on the no-hardware targets (host, emulated MCU)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
+            "part",
+            nargs="?",
+            choices=("all", "guests", "plates"),
+            default="all",
+            help="the demo guests, the licence-plate reader, or both (default)",
+        )
+        parser.add_argument(
             "--target", action="append", help="only these targets (default: all no-hardware ones)"
+        )
+        parser.add_argument(
+            "--plates", type=int, default=100, metavar="N", help="held-out plates to read (100)"
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -109,6 +190,16 @@ class DemoCommand(Command):
         ]
         if not targets:
             raise BuildToolsError("no no-hardware target selected")
+        if args.plates < 1:
+            raise BuildToolsError(f"--plates {args.plates}: give at least one plate")
+        status = 0
+        if args.part in ("all", "guests"):
+            status = self.run_guests(targets)
+        if args.part in ("all", "plates"):
+            status = max(status, run_plates(targets, args.plates))
+        return status
+
+    def run_guests(self, targets: list[Target]) -> int:
         columns: dict[str, dict[str, str]] = {}
         failed = False
         for t in targets:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError
-from ..host.models import ModelRegistry, default_models_dir
+from ..host.models import ModelRegistry
 from ..host.runtime import GuestError, HostInstance, HostLimits, HostRuntime
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, Dut, register_device
@@ -22,7 +22,7 @@ def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
     if models_dir is not None:
         registry = ModelRegistry.from_directory(Path(models_dir))
     else:
-        registry = ModelRegistry.from_directory(default_models_dir(), list(target.guests.models))
+        registry = ModelRegistry.for_names(list(target.guests.models))
     for name, path in options.get("models", ()):
         registry.add(name, Path(path))
     lim = target.limits

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError
-from ..paths import shared_root
+from ..paths import find_model
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +19,23 @@ def valid_name(name: bytes) -> bool:
     return NAME_RE.match(name) is not None
 
 
-def default_models_dir() -> Path:
-    return shared_root() / "models"
-
-
 @dataclass
 class ModelRegistry:
     paths: dict[str, Path] = field(default_factory=dict)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_names(cls, names: list[str]) -> ModelRegistry:
+        """The named models (paths.find_model: the project's own, then the shared data);
+        missing ones are logged and skipped."""
+        reg = cls()
+        for name in names:
+            p = find_model(name)
+            if p is not None:
+                reg.paths[name] = p
+            else:
+                log.warning("model %s not found", name)
+        return reg
 
     @classmethod
     def from_directory(cls, directory: Path, names: list[str] | None = None) -> ModelRegistry:

@@ -46,7 +46,7 @@ def test_a_build_waits_for_the_target_lock(tmp_path: Path) -> None:
             proc.kill()
         proc.communicate()
     assert proc.returncode == 0, stderr
-    assert "(rebuilt: hello, classify, nn_probe, image_probe)" in stdout
+    assert "(rebuilt: hello, classify, nn_probe, image_probe, plates)" in stdout
 
 
 @needs_clang
@@ -66,6 +66,7 @@ def test_concurrent_builds_of_one_target_all_succeed(tmp_path: Path) -> None:
         "classify",
         "nn_probe",
         "image_probe",
+        "plates",
     }
     leftovers = [p.name for p in guests.rglob("*") if ".tmp" in p.name]
     assert not leftovers

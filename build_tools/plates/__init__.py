@@ -1,0 +1,1 @@
+"""The licence-plate demo: synthetic plates (`synth`) and the pipeline that reads them."""
