@@ -19,6 +19,8 @@ import pytest
 from build_tools import tflm_ops
 from build_tools.conformance import suite
 from build_tools.firmware import RuntimeImage
+from build_tools.firmware.cmake import CMakeBuilder
+from build_tools.targets import with_runtime
 from tests.conftest import shared_file
 from tests.nn_builtin import tflite_gen
 from tests.runtime_c import tflm_tools
@@ -46,6 +48,21 @@ def test_conformance_posix_wasm2c_tflm(tflm_runtime: RuntimeImage) -> None:
     failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
     assert not failed, "\n".join(failed)
     assert result.count("passed") > 0
+
+
+def test_conformance_posix_wamr_tflm() -> None:
+    """The last combination of the matrix: modules loaded at run time by WAMR, inference on
+    TFLM (posix x {wasm2c, wamr} x {builtin, tflm} and qemu-rv32 x {wasm2c, wamr} x builtin all
+    run the whole suite in CI; TFLM has no C++ library for bare-metal rv32 in Debian)."""
+    require_tools()
+    target = with_runtime(tflm_tools.tflm_target(), engine="wamr")
+    image = CMakeBuilder().build(target)
+    result = suite.run_suite(target, options={"binary": image.binary})
+    assert (result.engine, result.backend) == ("wamr", "tflm")
+    failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
+    assert not failed, "\n".join(failed)
+    assert result.count("skipped") == 0
+    assert result.count("passed") > 90
 
 
 def _count(get: Any) -> int:
