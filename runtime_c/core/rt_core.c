@@ -305,7 +305,29 @@ rt_status_t rt_put_end(bool commit, char *msg, size_t cap) {
     memcpy(m->sha256, g_put.item.sha256, 32);
     g_put.data = NULL;
     put_abort();
+    rt_item_t item = {0};
+    item.kind = RT_KIND_MODEL;
+    copy_name(item.name, m->name);
+    item.size = m->size;
+    memcpy(item.sha256, m->sha256, 32);
+    rt_upload_committed(&item, m->data);
     return RT_OK;
+}
+
+void rt_upload_committed(const rt_item_t *item, const uint8_t *data) {
+    rt_os_persist_upload((uint8_t)item->kind, item->name, item->sha256, data, item->size);
+}
+
+void rt_note_upload(uint8_t kind, const char *name, const uint8_t sha256[32], uint32_t size) {
+    static const char digits[] = "0123456789abcdef";
+    char sha[17];
+    for (unsigned i = 0; i < 8u; i++) {
+        sha[2 * i] = digits[sha256[i] >> 4];
+        sha[2 * i + 1] = digits[sha256[i] & 15u];
+    }
+    sha[16] = '\0';
+    rt_logf("persist: %s %s %s %lu bytes", kind == RT_KIND_MODULE ? "module" : "model", name, sha,
+            (unsigned long)size);
 }
 
 /* ---- instances ---- */

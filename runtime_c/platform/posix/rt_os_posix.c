@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rt.h"
+
 #include "rt_platform.h"
 
 void *rt_os_malloc(size_t size) {
@@ -85,6 +87,13 @@ void rt_os_random(uint8_t *buf, size_t len) {
 
 void rt_os_log(const char *msg) {
     fprintf(stderr, "rt: %s\n", msg);
+}
+
+/* Uploads are not kept across restarts here: the persistence hook only notes them. */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size) {
+    (void)data;
+    rt_note_upload(kind, name, sha256, size);
 }
 
 static volatile rt_os_deadline_fn g_deadline_fn;

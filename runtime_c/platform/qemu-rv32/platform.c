@@ -11,6 +11,7 @@
  */
 #include "qrv.h"
 #include "qrv_config.h"
+#include "rt.h"
 #include "rt_platform.h"
 
 #include <stdbool.h>
@@ -290,6 +291,14 @@ static void log_putc(char c) {
     } else {
         qrv.log_head = (qrv.log_head + 1) % LOG_RING;
     }
+}
+
+/* Uploads are not kept across restarts on qemu-rv32 (RAM only): the persistence hook only notes
+ * them. */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size) {
+    (void)data;
+    rt_note_upload(kind, name, sha256, size);
 }
 
 void rt_os_log(const char *msg) {
