@@ -26,6 +26,13 @@ FAKE_IDF = Path(__file__).with_name("fake_idf")
 # ESP-IDF's own components (not managed ones) the runtime component requires.
 IDF_COMPONENTS = {"esp_partition", "esp_timer", "esp_driver_uart", "esp_driver_usb_serial_jtag"}
 WAMR = "wasm-micro-runtime"
+# The managed components each NN backend requires under ESP-IDF (the component manager's names).
+BACKEND_COMPONENTS = {
+    "builtin": set(),
+    "tflm": {"espressif__esp-tflite-micro", "espressif__esp-nn"},
+}
+# The backends checked: those whose component file has its ESP-IDF branch (add "tflm" with it).
+BACKENDS = ("builtin",)
 ARCH_CONFIG = {
     "xtensa": "CONFIG_IDF_TARGET_ARCH_XTENSA=y",
     "riscv32": "CONFIG_IDF_TARGET_ARCH_RISCV=y",
@@ -64,16 +71,20 @@ def run_fake_idf(project: Path, target: Target, components: dict[str, Path]) -> 
     return out
 
 
-def esp_variant(name: str) -> Target:
-    """The ESP32 target with the NN backend whose description exists on every branch (builtin),
-    under its own name so that its project does not replace the target's."""
-    target = with_runtime(load_target(name), nn_backend="builtin")
-    return dataclasses.replace(target, name=f"{name}-builtin")
+def esp_variant(name: str, backend: str) -> Target:
+    """The ESP32 target with the given NN backend, under its own name so that its project does
+    not replace the target's."""
+    target = with_runtime(load_target(name), nn_backend=backend)
+    return dataclasses.replace(target, name=f"{name}-{backend}")
 
 
-@pytest.fixture(scope="module", params=ESP_TARGETS)
+@pytest.fixture(
+    scope="module",
+    params=[(t, b) for t in ESP_TARGETS for b in BACKENDS],
+    ids=lambda p: "-".join(p),
+)
 def registered(request: pytest.FixtureRequest) -> tuple[Target, firmware_esp.Project, dict]:
-    target = esp_variant(request.param)
+    target = esp_variant(*request.param)
     project = firmware_esp.generate(target)
     components = {WAMR: third_party("wamr"), "src": project.directory / "src"}
     return target, project, run_fake_idf(project.directory, target, components)
@@ -83,21 +94,24 @@ def test_runtime_component_compiles_the_description_and_no_upstream_source(
     registered: tuple[Target, firmware_esp.Project, dict],
 ) -> None:
     target, project, reg = registered
-    # The same configuration listed off ESP-IDF (print_sources.cmake): upstream WAMR there.
+    # The same configuration listed off ESP-IDF (print_sources.cmake): the project's own
+    # sources, and upstream code (WAMR, TFLM) as EXTERNAL_SOURCES, which ESP-IDF's components
+    # compile instead.
     lists = component_sources(target, project.sources)
     expected = [
         *lists["RT_CORE_SOURCES"],
         *lists["RT_PROTO_SOURCES"],
         *lists["RT_ENGINE_SOURCES"],
         *lists["RT_NN_SOURCES"],
-        *lists["RT_NN_EXTERNAL_SOURCES"],
         *lists["RT_PLATFORM_SOURCES"],
     ]
     srcs = [Path(s) for s in reg["build src"]["SRCS"]]
     assert srcs == expected
+    upstream = {*lists["RT_ENGINE_EXTERNAL_SOURCES"], *lists["RT_NN_EXTERNAL_SOURCES"]}
+    assert lists["RT_ENGINE_EXTERNAL_SOURCES"], "premise: off ESP-IDF the engine lists WAMR"
+    assert not upstream & set(srcs), "upstream code compiled a second time"
     wamr_root = third_party("wamr")
     assert not [s for s in srcs if s.is_relative_to(wamr_root)], "WAMR compiled twice"
-    assert lists["RT_ENGINE_EXTERNAL_SOURCES"], "premise: off ESP-IDF the engine lists WAMR"
     names = {s.name for s in srcs}
     assert {"rt_eng_wamr.c", "rt_wamr_natives.c", "rt_esp_os.c"} <= names
 
@@ -108,7 +122,7 @@ def test_requirements_are_the_manifests_components(
     """Both passes declare the same requirements; the managed ones are dependencies of
     src/idf_component.yml under the component manager's build names (namespace/name ->
     namespace__name), the rest ESP-IDF's own components."""
-    _, project, reg = registered
+    target, project, reg = registered
     declared = manifest(str(project.directory / "src"))
     assert declared["valid"], declared
     build_names = {str(d).replace("/", "__") for d in declared["dependencies"]} - {"idf"}
@@ -118,7 +132,7 @@ def test_requirements_are_the_manifests_components(
         priv = src["PRIV_REQUIRES"]
         assert len(priv) == len(set(priv))
         managed = set(priv) - IDF_COMPONENTS
-        assert managed == {WAMR}  # engine wamr; backend builtin brings no upstream component
+        assert managed == {WAMR} | BACKEND_COMPONENTS[target.runtime.nn_backend]
         assert managed <= build_names
         assert set(priv) - managed == IDF_COMPONENTS
 
