@@ -318,18 +318,6 @@ void rt_upload_committed(const rt_item_t *item, const uint8_t *data) {
     rt_os_persist_upload((uint8_t)item->kind, item->name, item->sha256, data, item->size);
 }
 
-void rt_note_upload(uint8_t kind, const char *name, const uint8_t sha256[32], uint32_t size) {
-    static const char digits[] = "0123456789abcdef";
-    char sha[17];
-    for (unsigned i = 0; i < 8u; i++) {
-        sha[2 * i] = digits[sha256[i] >> 4];
-        sha[2 * i + 1] = digits[sha256[i] & 15u];
-    }
-    sha[16] = '\0';
-    rt_logf("persist: %s %s %s %lu bytes", kind == RT_KIND_MODULE ? "module" : "model", name, sha,
-            (unsigned long)size);
-}
-
 /* ---- instances ---- */
 
 static rt_instance_t *find_instance(uint32_t id) {

@@ -124,9 +124,6 @@ void rt_mem_reset_peak(void);
 /* Formatting without stdio (the core must not use the C library's printf on every MCU). */
 size_t rt_fmt(char *out, size_t cap, const char *fmt, ...);
 void rt_logf(const char *fmt, ...);
-/* The debug-log line "persist: <module|model> <name> <first 8 sha256 bytes, hex> <size> bytes",
- * for platforms whose rt_os_persist_upload (rt_platform.h) keeps nothing. */
-void rt_note_upload(uint8_t kind, const char *name, const uint8_t sha256[32], uint32_t size);
 
 /* ---- lifecycle ---- */
 rt_status_t rt_init(void);

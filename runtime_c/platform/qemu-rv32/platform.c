@@ -11,7 +11,6 @@
  */
 #include "qrv.h"
 #include "qrv_config.h"
-#include "rt.h"
 #include "rt_platform.h"
 
 #include <stdbool.h>
@@ -293,12 +292,14 @@ static void log_putc(char c) {
     }
 }
 
-/* Uploads are not kept across restarts on qemu-rv32 (RAM only): the persistence hook only notes
- * them. */
+/* Uploads are not kept across restarts (RAM only): nothing to do. */
 void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
                           const uint8_t *data, uint32_t size) {
+    (void)kind;
+    (void)name;
+    (void)sha256;
     (void)data;
-    rt_note_upload(kind, name, sha256, size);
+    (void)size;
 }
 
 void rt_os_log(const char *msg) {
