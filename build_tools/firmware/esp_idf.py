@@ -59,11 +59,6 @@ def component_pins() -> dict[str, str]:
     }
 
 
-# ESP-IDF component names the runtime component depends on, per engine and NN backend.
-ENGINE_COMPONENTS = {"wamr": ("wasm-micro-runtime",), "wasm2c": ()}
-NN_COMPONENTS = {"tflm": ("esp-tflite-micro", "esp-nn"), "builtin": ()}
-
-
 def project_dir(target: Target) -> Path:
     return build_root() / target.name / "firmware"
 
@@ -160,12 +155,11 @@ def generate(target: Target, guests: BuildResult | None = None) -> Project:
         "main_task_stack": MAIN_TASK_STACK,
         "watchdog_s": math.ceil(target.limits.call_timeout_ms / 1000) + WATCHDOG_MARGIN_S,
         "components": component_pins(),
-        "upstream_components": [
-            *ENGINE_COMPONENTS[target.runtime.engine],
-            *NN_COMPONENTS[target.runtime.nn_backend],
-        ],
         "rt_components_cmake": (
             runtime_c.runtime_dir() / "cmake" / "rt_components.cmake"
+        ).as_posix(),
+        "rt_idf_project_cmake": (
+            runtime_c.runtime_dir() / "cmake" / "rt_idf_project.cmake"
         ).as_posix(),
         "config_dir": gen.config_dir.as_posix(),
         "gen_dir": gen.directory.as_posix(),

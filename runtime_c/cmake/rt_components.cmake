@@ -12,7 +12,11 @@
 # Outputs: RT_<COMPONENT>_SOURCES (project code, strict warnings), RT_<COMPONENT>_EXTERNAL_SOURCES
 # (third-party or generated code, built as given), RT_<COMPONENT>_INCLUDES, RT_<COMPONENT>_DEFINES
 # for COMPONENT in CORE, PROTO, ENGINE, NN, PLATFORM, GEN; RT_INCLUDES (all include directories, in
-# search order); RT_DEFINES.
+# search order); RT_DEFINES; RT_IDF_REQUIRES (under ESP-IDF: the ESP-IDF components the runtime
+# component requires, from each component's RT_<COMPONENT>_IDF_REQUIRES).
+# Under ESP-IDF (ESP_PLATFORM, set by ESP-IDF's build system) a component whose upstream code is
+# an ESP-IDF component of the generated manifest (src/idf_component.yml) lists only its own glue
+# and names that component in RT_<COMPONENT>_IDF_REQUIRES, so upstream code is compiled once.
 # A component folder describes itself in component.cmake; the build picks folders by name, so
 # adding an engine, backend or platform is adding a folder, not editing this file.
 
@@ -36,6 +40,9 @@ if(NOT EXISTS "${RT_GEN_DIR}/rt_gen.cmake")
   message(FATAL_ERROR "RT_GEN_DIR must hold rt_gen.cmake written by build_tools (got '${RT_GEN_DIR}')")
 endif()
 
+foreach(component ENGINE NN PLATFORM)
+  set(RT_${component}_IDF_REQUIRES "")
+endforeach()
 include(${RT_ROOT}/core/component.cmake)
 include(${RT_ROOT}/proto/component.cmake)
 include(${RT_GEN_DIR}/rt_gen.cmake)
@@ -48,3 +55,4 @@ include(${RT_ROOT}/nn/${RT_NN}/component.cmake)
 set(RT_INCLUDES ${RT_CONFIG_DIR} ${RT_PLATFORM_INCLUDES} ${RT_CORE_INCLUDES} ${RT_PROTO_INCLUDES}
                 ${RT_ENGINE_INCLUDES} ${RT_NN_INCLUDES} ${RT_GEN_INCLUDES})
 set(RT_DEFINES ${RT_PLATFORM_DEFINES} ${RT_ENGINE_DEFINES} ${RT_NN_DEFINES})
+set(RT_IDF_REQUIRES ${RT_ENGINE_IDF_REQUIRES} ${RT_NN_IDF_REQUIRES} ${RT_PLATFORM_IDF_REQUIRES})

@@ -305,7 +305,17 @@ rt_status_t rt_put_end(bool commit, char *msg, size_t cap) {
     memcpy(m->sha256, g_put.item.sha256, 32);
     g_put.data = NULL;
     put_abort();
+    rt_item_t item = {0};
+    item.kind = RT_KIND_MODEL;
+    copy_name(item.name, m->name);
+    item.size = m->size;
+    memcpy(item.sha256, m->sha256, 32);
+    rt_upload_committed(&item, m->data);
     return RT_OK;
+}
+
+void rt_upload_committed(const rt_item_t *item, const uint8_t *data) {
+    rt_os_persist_upload((uint8_t)item->kind, item->name, item->sha256, data, item->size);
 }
 
 /* ---- instances ---- */

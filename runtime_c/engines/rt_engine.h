@@ -39,8 +39,11 @@ bool rt_eng_can_load_modules(void);
  * bytes (rt_malloc'd, sha256 already verified by the protocol): it validates and loads them as
  * module item->name, replacing a module of that name that no instance uses, and frees bytes on
  * failure. RT_ERR_BAD_REQUEST: not a valid module (msg says why); RT_ERR_BUSY: the module it
- * would replace has instances; RT_ERR_NO_SPACE: does not fit. */
+ * would replace has instances; RT_ERR_NO_SPACE: does not fit. On success it calls
+ * rt_upload_committed(item, bytes) once, after loading and before it frees the bytes. */
 rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, size_t cap);
+/* The core's side (rt_core.c): an upload is committed; hands it to rt_os_persist_upload. */
+void rt_upload_committed(const rt_item_t *item, const uint8_t *data);
 /* Unload one loaded module that no instance uses (the least recently used) to make room for an
  * upload; false when there is none. */
 bool rt_eng_module_evict(void);

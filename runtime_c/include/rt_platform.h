@@ -39,6 +39,16 @@ void rt_os_random(uint8_t *buf, size_t len);
 /* Debug log line (not the protocol link): stderr on POSIX, a second UART on an MCU. */
 void rt_os_log(const char *msg);
 
+/* ---- persistence of uploads ----
+ * rt_os_persist_upload: the core calls it once for every upload it has committed (a module the
+ * engine validated and loaded, a model stored in the registry), never for a refused or aborted
+ * one, with the upload's bytes (valid only during the call; sha256 verified by the protocol).
+ * A platform with storage may keep the item across restarts (ESP-IDF: the data partition,
+ * content-addressed); the others only note it in the debug log. kind: 0 module, 1 model
+ * (rt_kind_t). Runs in the serve loop, so it may take its time (flash writes). */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size);
+
 /* ---- measurements (reported by STATS, docs/protocol.md) ----
  * rt_os_stack_high_water: stack bytes ever used since boot or the last rt_os_stack_reset_peak()
  * (an MCU paints its stack and scans for the deepest overwritten word); 0 = not measured.

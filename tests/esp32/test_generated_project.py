@@ -118,12 +118,14 @@ def test_sdkconfig_defaults_load_against_the_real_kconfig_files(
         unknown = set(result["undefined"]) - _allowed_idf_symbols()
         assert not unknown, f"not WAMR/ESP-NN symbols and not on the IDF allow-list: {unknown}"
         v = result["values"]
-        # Interpreter only, fast interpreter; the runtime brings its own WASI and wasi-nn.
-        assert (v["WAMR_ENABLE_AOT"], v["WAMR_ENABLE_INTERP"], v["WAMR_INTERP_FAST"]) == (
-            "n",
-            "y",
-            "y",
+        # Interpreter only, the target's interpreter (runtime.wamr_interp), full loader; the
+        # runtime brings its own WASI and wasi-nn.
+        assert (v["WAMR_ENABLE_AOT"], v["WAMR_ENABLE_INTERP"]) == ("n", "y")
+        fast = target.runtime.wamr_interp == "fast"
+        assert (v["WAMR_INTERP_FAST"], v["WAMR_INTERP_CLASSIC"]) == (
+            ("y", "n") if fast else ("n", "y")
         )
+        assert (v["WAMR_INTERP_LOADER_NORMAL"], v["WAMR_INTERP_LOADER_MINI"]) == ("y", "n")
         assert v["WAMR_ENABLE_LIBC_WASI"] == v["WAMR_ENABLE_LIB_PTHREAD"] == "n"
         assert (v["NN_OPTIMIZED"], v["NN_SKIP_NUDGE"]) == ("y", "n")
     text = (project.directory / "sdkconfig.defaults").read_text()
@@ -218,7 +220,12 @@ def test_src_component_includes_the_runtime_description_in_place(esp_project: Pr
         assert f'set({var} "{value}")' in text
     assert (project.sources.directory / "rt_gen.cmake").is_file()
     assert "RT_GEN_MODEL_SOURCES" not in text  # models live in the data partition
-    assert "PRIV_REQUIRES wasm-micro-runtime esp-tflite-micro esp-nn " in text
+    # what the component files require under ESP_PLATFORM (tests/esp32/test_idf_component.py)
+    assert "PRIV_REQUIRES ${RT_IDF_REQUIRES})" in text
+    project_text = (project.directory / "CMakeLists.txt").read_text()
+    assert f'set(RT_WAMR_INTERP "{target.runtime.wamr_interp}")' in project_text
+    idf_project = runtime_c.runtime_dir() / "cmake" / "rt_idf_project.cmake"
+    assert f'include("{idf_project}")\nproject({target.build.env})' in project_text
 
 
 GOLDEN = Path(__file__).with_name("golden")

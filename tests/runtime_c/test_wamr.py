@@ -15,7 +15,13 @@ from build_tools.devices.base import NotSupported
 from build_tools.devices.posix import PosixDut
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.messages import Kind
+from build_tools.protocol.messages import (
+    Kind,
+    MsgType,
+    Status,
+    pack_put_begin,
+    pack_put_chunk,
+)
 from build_tools.targets import Target
 from build_tools.toolchains import wabt
 from tests.conftest import shared_file
@@ -120,3 +126,50 @@ def test_conformance_posix_wamr_sanitized(posix_wamr_target: Target) -> None:
     assert not failed, "\n".join(failed)
     assert dut.exit_code == 0, stderr[-3000:]
     assert "runtime error" not in stderr and "AddressSanitizer" not in stderr
+
+
+def _persist_lines(dut: PosixDut) -> list[str]:
+    return [ln for ln in dut.stderr_text().splitlines() if ln.startswith("rt: persist: ")]
+
+
+def test_persistence_hook_once_per_committed_upload(
+    posix_wamr_target: Target, posix_wamr_runtime: RuntimeImage, tmp_path: Path
+) -> None:
+    """rt_os_persist_upload (on posix it notes each call in the debug log) runs once for every
+    committed upload, module or model, and never for a refused, aborted or already held one."""
+    hello = suite.target_guests(posix_wamr_target)["hello"]
+    model = shared_file("models/hello_world_int8.tflite").read_bytes()
+    with PosixDut(posix_wamr_target, {"binary": posix_wamr_runtime.binary}) as dut:
+        client = dut.client
+        client.hello()
+        assert _persist_lines(dut) == []
+        check_bad_uploads_refused(client)  # not wasm; bytes not matching the announced sha256
+        status, _ = client.request(
+            MsgType.PUT_BEGIN,
+            pack_put_begin(Kind.MODULE, "aborted", len(hello), hashlib.sha256(hello).digest()),
+        )
+        assert status is Status.OK
+        status, _ = client.request(MsgType.PUT_CHUNK, pack_put_chunk(0, hello[:100]))
+        assert status is Status.OK
+        status, _ = client.request(MsgType.PUT_END, b"")  # cut short: refused
+        assert status is not Status.OK
+        status, _ = client.request(  # a new upload aborts an unfinished one
+            MsgType.PUT_BEGIN,
+            pack_put_begin(Kind.MODULE, "aborted", len(hello), hashlib.sha256(hello).digest()),
+        )
+        assert status is Status.OK
+        status, _ = client.request(MsgType.PUT_CHUNK, pack_put_chunk(0, hello[:100]))
+        assert status is Status.OK
+        client.stats()  # a round trip: every log line of the requests above is written
+        assert _persist_lines(dut) == []
+        assert client.put(Kind.MODULE, "hello", hello)
+        assert client.put(Kind.MODEL, "uploaded_model_1", model)
+        assert not client.put(Kind.MODULE, "hello", hello)  # PRESENT: nothing committed
+        client.stats()
+        sha = {n: hashlib.sha256(b).hexdigest()[:16] for n, b in (("h", hello), ("m", model))}
+        assert _persist_lines(dut) == [
+            f"rt: persist: module hello {sha['h']} {len(hello)} bytes",
+            f"rt: persist: model uploaded_model_1 {sha['m']} {len(model)} bytes",
+        ]
+        iid = dut.instantiate("hello", hello)  # the committed module is the one that runs
+        assert dut.call(iid, "add", [2, 3]).value == 5

@@ -1,81 +1,45 @@
-# Engine wamr: the WebAssembly Micro Runtime's interpreter (WAMR 2.4.5 from WAMR_ROOT, unpacked
-# by build_tools/third_party.py); modules are uploaded at run time, none is compiled in.
-# Every WAMR build option is here, with its reason (runtime_c/README.md has the table).
+# Engine wamr: the WebAssembly Micro Runtime's interpreter (WAMR 2.4.5, pinned in
+# build_tools/third_party.toml); modules are uploaded at run time, none is compiled in.
+# WAMR's build options are in options.cmake, each with its reason.
 #
-# Inputs besides rt_components.cmake's: WAMR_ROOT; RT_WAMR_INTERP fast (default) | classic.
-# A bare-metal platform brings WAMR's platform port in platform/<name>/wamr/port.cmake
-# (WAMR_BUILD_TARGET, WAMR_BUILD_PLATFORM, SHARED_PLATFORM_CONFIG); a hosted one uses WAMR's own
-# port for the build host's system (linux, darwin).
+# Two ways WAMR's own sources are built:
+# - everywhere but ESP-IDF: from WAMR_ROOT (unpacked by build_tools/third_party.py), listed here
+#   as RT_ENGINE_EXTERNAL_SOURCES. A bare-metal platform brings WAMR's platform port in
+#   platform/<name>/wamr/port.cmake (WAMR_BUILD_TARGET, WAMR_BUILD_PLATFORM,
+#   SHARED_PLATFORM_CONFIG); a hosted one uses WAMR's own port for the build host's system.
+# - ESP-IDF (ESP_PLATFORM, a fact of the build system): WAMR is the managed component
+#   `wasm-micro-runtime` of the generated src/idf_component.yml (at the lock file's revision),
+#   compiled once by its own CMakeLists (build-scripts/esp-idf/wamr) with WAMR's esp-idf port and
+#   the same options.cmake (the generated project includes it before project()). This file then
+#   lists only the engine glue, and RT_ENGINE_IDF_REQUIRES names the component to depend on.
 #
-# WAMR's runtime_lib.cmake adds its definitions and include directories at directory scope
-# (they apply to the whole runtime build, harmlessly); the C flags it appends are dropped again
-# so that project code keeps exactly RT_STRICT_FLAGS.
-if(NOT EXISTS "${WAMR_ROOT}/build-scripts/runtime_lib.cmake")
-  message(FATAL_ERROR "wamr engine: WAMR_ROOT ('${WAMR_ROOT}') is not a WAMR source tree")
-endif()
-if(NOT RT_WAMR_INTERP)
-  set(RT_WAMR_INTERP fast)
-endif()
-
-# Interpreter only: fast (translates to a register-like form at load time, about 1.6x faster
-# than classic, about 2.5x the wasm size in RAM per loaded module) or classic (runs the bytecode
-# in place: about 1.15x the wasm size). AOT and JIT are off (no compiler on the device).
-set(WAMR_BUILD_INTERP 1)
-if(RT_WAMR_INTERP STREQUAL "fast")
-  set(WAMR_BUILD_FAST_INTERP 1)
-elseif(RT_WAMR_INTERP STREQUAL "classic")
-  set(WAMR_BUILD_FAST_INTERP 0)
-else()
-  message(FATAL_ERROR "RT_WAMR_INTERP must be fast or classic (got '${RT_WAMR_INTERP}')")
-endif()
-set(WAMR_BUILD_AOT 0)
-set(WAMR_BUILD_JIT 0)
-set(WAMR_BUILD_FAST_JIT 0)
-# The full loader: uploaded modules are untrusted and must be validated (the mini loader
-# skips validation).
-set(WAMR_BUILD_MINI_LOADER 0)
-# The guest ABI is MVP + sign-ext + mutable-globals (docs/abi.md): no proposal beyond it.
-set(WAMR_BUILD_BULK_MEMORY 0)
-set(WAMR_BUILD_REF_TYPES 0)
-set(WAMR_BUILD_SIMD 0)
-set(WAMR_BUILD_TAIL_CALL 0)
-set(WAMR_BUILD_EXCE_HANDLING 0)
-set(WAMR_BUILD_GC 0)
-set(WAMR_BUILD_MEMORY64 0)
-set(WAMR_BUILD_MULTI_MODULE 0)
-set(WAMR_BUILD_SHARED_MEMORY 0)
-set(WAMR_BUILD_LIB_PTHREAD 0)
-set(WAMR_BUILD_LIB_WASI_THREADS 0)
-# The imports are the core's (generated rt_wamr_natives.c), not WAMR's libc or wasi-nn.
-set(WAMR_BUILD_LIBC_BUILTIN 0)
-set(WAMR_BUILD_LIBC_WASI 0)
-set(WAMR_BUILD_WASI_NN 0)
-# The thread manager only for its terminate flag, which the interpreter polls at every branch
-# and call: the call time limit sets it from the platform's timer (rt_eng_wamr.c). No threads.
-set(WAMR_BUILD_THREAD_MGR 1)
-set(WAMR_DISABLE_WAKEUP_BLOCKING_OP 1)
-# Explicit bounds checks, no signal handlers and no 8 GiB reservations: linear memory is an
-# ordinary accounted allocation (WASM_MEM_ALLOC_WITH_USAGE routes it to rt_malloc).
-set(WAMR_DISABLE_HW_BOUND_CHECK 1)
-set(WAMR_DISABLE_STACK_HW_BOUND_CHECK 1)
-set(WAMR_BUILD_ALLOC_WITH_USAGE 1)
-# Memory is exactly pages x 64 KiB (the core bounds-checks guest pointers against that).
-set(WAMR_BUILD_SHRUNK_MEMORY 0)
-set(WAMR_BUILD_LOAD_CUSTOM_SECTION 0)
-set(WAMR_BUILD_DUMP_CALL_STACK 0)
-set(WAMR_BUILD_MEMORY_PROFILING 0)
-set(WAMR_BUILD_PERF_PROFILING 0)
-set(WAMR_BUILD_INSTRUCTION_METERING 0)
-set(WAMR_BUILD_WASM_CACHE 0)
-set(WAMR_BUILD_GLOBAL_HEAP_POOL 0)
-# The x86-64 GS-base trick only serves AOT code; it would also need a configure-time try_run.
-set(WAMR_DISABLE_WRITE_GS_BASE 1)
-# WAMR's messages go to the runtime's debug log, never to the protocol link (stdout on posix).
-set(WAMR_BH_VPRINTF rt_wamr_vprintf)
+# Either way WAMR's runtime_lib.cmake is included here for its definitions and include
+# directories (directory scope), so the glue sees exactly the WASM_ENABLE_* values WAMR was
+# built with (rt_eng_wamr.c reads WAMR's exec env); the C flags it appends are dropped again so
+# that project code keeps exactly RT_STRICT_FLAGS.
+#
+# Inputs besides rt_components.cmake's: WAMR_ROOT (not under ESP-IDF); RT_WAMR_INTERP.
+# Outputs besides the RT_ENGINE_* lists: RT_ENGINE_IDF_REQUIRES (ESP-IDF component names).
+include(${CMAKE_CURRENT_LIST_DIR}/options.cmake)
 
 get_filename_component(_wamr_rt_root "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
 set(_wamr_port ${_wamr_rt_root}/platform/${RT_PLATFORM}/wamr/port.cmake)
-if(EXISTS ${_wamr_port})
+set(RT_ENGINE_IDF_REQUIRES "")
+if(ESP_PLATFORM)
+  # The build name idf-component-manager gives the manifest's `wasm-micro-runtime` dependency.
+  set(RT_ENGINE_IDF_REQUIRES wasm-micro-runtime)
+  set(_wamr_port "")
+  if(NOT CMAKE_BUILD_EARLY_EXPANSION)  # ESP-IDF's requirements pass knows no properties yet
+    idf_component_get_property(WAMR_ROOT ${RT_ENGINE_IDF_REQUIRES} COMPONENT_DIR)
+  endif()
+  # As WAMR's esp-idf component sets them (build-scripts/esp-idf/wamr/CMakeLists.txt).
+  set(WAMR_BUILD_PLATFORM esp-idf)
+  if(CONFIG_IDF_TARGET_ARCH_RISCV)
+    set(WAMR_BUILD_TARGET RISCV32_ILP32)
+  elseif(CONFIG_IDF_TARGET_ARCH_XTENSA)
+    set(WAMR_BUILD_TARGET XTENSA)
+  endif()
+elseif(EXISTS ${_wamr_port})
   include(${_wamr_port})
 elseif(CMAKE_SYSTEM_NAME)
   string(TOLOWER ${CMAKE_SYSTEM_NAME} WAMR_BUILD_PLATFORM)
@@ -83,7 +47,22 @@ else()  # script mode (listing sources)
   string(TOLOWER ${CMAKE_HOST_SYSTEM_NAME} WAMR_BUILD_PLATFORM)
 endif()
 
-if(CMAKE_SCRIPT_MODE_FILE)
+# The natives (rt_wamr_natives.c) are generated from the ABI table (build_tools/abi/) and
+# listed in rt_gen.cmake as RT_GEN_ENGINE_GLUE_SOURCES.
+set(RT_ENGINE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_eng_wamr.c ${RT_GEN_ENGINE_GLUE_SOURCES})
+set(RT_ENGINE_EXTERNAL_SOURCES "")
+set(RT_ENGINE_INCLUDES ${CMAKE_CURRENT_LIST_DIR})
+set(RT_ENGINE_DEFINES "")
+set(RT_ENGINE_LIBS "")
+if(CMAKE_BUILD_EARLY_EXPANSION)
+  return()  # ESP-IDF's requirements pass: the lists and requirements are all it reads
+endif()
+
+if(NOT EXISTS "${WAMR_ROOT}/build-scripts/runtime_lib.cmake")
+  message(FATAL_ERROR "wamr engine: WAMR_ROOT ('${WAMR_ROOT}') is not a WAMR source tree")
+endif()
+
+if(CMAKE_SCRIPT_MODE_FILE AND NOT ESP_PLATFORM)  # (a stand-in for ESP-IDF brings its own)
   # Listing sources only (cmake -P print_sources.cmake): WAMR's directory-scope commands do
   # nothing there.
   macro(add_definitions)
@@ -103,17 +82,14 @@ set(WAMR_ROOT_DIR ${WAMR_ROOT})
 include(${WAMR_ROOT}/build-scripts/runtime_lib.cmake)
 set(CMAKE_C_FLAGS "${_wamr_saved_c_flags}")
 
-# The natives (rt_wamr_natives.c) are generated from the ABI table (build_tools/abi/) and
-# listed in rt_gen.cmake as RT_GEN_ENGINE_GLUE_SOURCES.
-set(RT_ENGINE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_eng_wamr.c ${RT_GEN_ENGINE_GLUE_SOURCES})
+if(ESP_PLATFORM)
+  return()  # WAMR's sources are the managed component's
+endif()
 set(RT_ENGINE_EXTERNAL_SOURCES ${WAMR_RUNTIME_LIB_SOURCE})
 if(EXISTS ${_wamr_port})  # the platform's own WAMR port is project code: strict warnings
   list(REMOVE_ITEM RT_ENGINE_EXTERNAL_SOURCES ${PLATFORM_SHARED_SOURCE})
   list(APPEND RT_ENGINE_SOURCES ${PLATFORM_SHARED_SOURCE})
 endif()
-set(RT_ENGINE_INCLUDES ${CMAKE_CURRENT_LIST_DIR})
-set(RT_ENGINE_DEFINES "")
-set(RT_ENGINE_LIBS "")
 foreach(_src IN LISTS RT_ENGINE_EXTERNAL_SOURCES)
   if(_src MATCHES "\\.[sS]$")
     if(NOT EXISTS ${_wamr_port})  # hosted: a native-call trampoline that needs no exec stack

@@ -259,6 +259,7 @@ rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, 
         rt_fmt(msg, cap, "module '%s' does not load: %s", name, err);
         return RT_ERR_BAD_REQUEST;
     }
+    rt_upload_committed(item, bytes); /* validated and loaded: the platform may keep it */
     if (WASM_ENABLE_FAST_INTERP != 0) {
         rt_free(bytes); /* translated at load time: the bytes are no longer referenced */
         bytes = NULL;

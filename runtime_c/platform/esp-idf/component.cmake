@@ -9,6 +9,8 @@ set(RT_PLATFORM_SOURCES
 set(RT_PLATFORM_PORTABLE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/rt_esp_port.c
   ${CMAKE_CURRENT_LIST_DIR}/rt_esp_store.c)
+# ESP-IDF components rt_esp_os.c calls (the store's partition, the deadline timer, the console).
+set(RT_PLATFORM_IDF_REQUIRES esp_partition esp_timer esp_driver_uart esp_driver_usb_serial_jtag)
 set(RT_PLATFORM_INCLUDES ${CMAKE_CURRENT_LIST_DIR})
 set(RT_PLATFORM_DEFINES "")
 set(RT_PLATFORM_LIBS "")

@@ -3,6 +3,8 @@
  * partition. No ESP-IDF header here (it compiles for any C99 target); ESP-IDF is reached only
  * through rt_platform.h and rt_esp_port.h, both implemented in rt_esp_os.c.
  */
+#include <string.h>
+
 #include "rt_esp_port.h"
 #include "rt_esp_store.h"
 #include "rt.h"
@@ -45,6 +47,30 @@ rt_status_t rt_esp_persist(const rt_item_t *item, const uint8_t *data, const uin
         rt_store_put(&g_store, f, item->kind, item->name, data, item->size, item->sha256, &r);
     if (st == RT_OK || st == RT_PRESENT) *mapped = r.data;
     return st;
+}
+
+/* The core's hook for every committed upload (rt_platform.h): into the data partition, so the
+ * item survives a reset. The core keeps using its RAM copy until then; a stored model is found
+ * in place at the next boot (load_store). A failure to store is not the upload's failure: the
+ * item stays usable until the reset. */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size) {
+    rt_item_t item;
+    memset(&item, 0, sizeof item);
+    item.kind = kind;
+    strncpy(item.name, name, RT_NAME_MAX);
+    item.size = size;
+    memcpy(item.sha256, sha256, 32);
+    const uint8_t *mapped = 0;
+    rt_status_t st = rt_esp_persist(&item, data, &mapped);
+    const char *what = kind == RT_KIND_MODULE ? "module" : "model";
+    if (st == RT_OK) {
+        rt_logf("esp-idf: %s %s stored in the data partition", what, name);
+    } else if (st == RT_PRESENT) {
+        rt_logf("esp-idf: %s %s already in the data partition", what, name);
+    } else {
+        rt_logf("esp-idf: %s %s not stored (status %d): usable until reset", what, name, (int)st);
+    }
 }
 
 void rt_esp_run(void) {

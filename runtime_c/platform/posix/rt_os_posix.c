@@ -87,6 +87,21 @@ void rt_os_log(const char *msg) {
     fprintf(stderr, "rt: %s\n", msg);
 }
 
+/* Uploads are not kept across restarts here: the persistence hook only notes each call in the
+ * debug log ("persist: <module|model> <name> <first 8 sha256 bytes, hex> <size> bytes"; the
+ * tests count these lines). */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size) {
+    (void)data;
+    char line[160];
+    int n = snprintf(line, sizeof line, "persist: %s %s ", kind == 0 ? "module" : "model", name);
+    for (int i = 0; i < 8 && n > 0 && (size_t)n + 2 < sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%02x", sha256[i]);
+    if (n > 0 && (size_t)n < sizeof line)
+        snprintf(line + n, sizeof line - (size_t)n, " %lu bytes", (unsigned long)size);
+    rt_os_log(line);
+}
+
 static volatile rt_os_deadline_fn g_deadline_fn;
 
 static void on_alarm(int sig) {

@@ -292,6 +292,16 @@ static void log_putc(char c) {
     }
 }
 
+/* Uploads are not kept across restarts (RAM only): nothing to do. */
+void rt_os_persist_upload(uint8_t kind, const char *name, const uint8_t sha256[32],
+                          const uint8_t *data, uint32_t size) {
+    (void)kind;
+    (void)name;
+    (void)sha256;
+    (void)data;
+    (void)size;
+}
+
 void rt_os_log(const char *msg) {
     for (const char *p = msg; *p; p++)
         log_putc(*p);
