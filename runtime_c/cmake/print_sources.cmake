@@ -4,7 +4,7 @@
 #         [-DWASM2C_RUNTIME_DIR=...] [-DRT_LINKER_SCRIPT=...] -P print_sources.cmake
 include(${CMAKE_CURRENT_LIST_DIR}/rt_components.cmake)
 foreach(component CORE PROTO ENGINE NN PLATFORM GEN_GUEST GEN_MODEL GEN_ENGINE)
-  foreach(kind SOURCES EXTERNAL_SOURCES)
+  foreach(kind SOURCES EXTERNAL_SOURCES IDF_REPLACED_SOURCES)
     if(component MATCHES "^GEN_")
       set(var RT_${component}_SOURCES)
     else()

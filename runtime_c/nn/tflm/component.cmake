@@ -21,6 +21,7 @@ if(ESP_PLATFORM)
   set(RT_NN_INCLUDES ${RT_NNB_INCLUDES} ${CMAKE_CURRENT_LIST_DIR})
   set(RT_NN_DEFINES "")
   set(RT_NN_LIBS "")
+  set(RT_NN_IDF_REQUIRES espressif__esp-tflite-micro espressif__esp-nn)
   return()
 endif()
 
@@ -95,6 +96,9 @@ set(RT_NN_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_verify.c
   ${RT_NNB_SOURCES})
 set(RT_NN_EXTERNAL_SOURCES ${RT_TFLM_CORE_SOURCES} ${RT_TFLM_KERNEL_SOURCES} ${RT_ESP_NN_SOURCES})
+# Project sources that stand in for an upstream file off ESP-IDF (TFLM's DebugLog port): under
+# ESP-IDF the managed component compiles its own, so the ESP-IDF branch leaves them out.
+set(RT_NN_IDF_REPLACED_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_log.cc)
 set(RT_NN_INCLUDES ${RT_NNB_INCLUDES} ${CMAKE_CURRENT_LIST_DIR})
 # TF_LITE_STATIC_MEMORY as in the ESP-IDF component; ESP_NN selects the esp_nn/ kernels' ESP-NN
 # paths (without CONFIG_NN_OPTIMIZED, esp_nn.h maps them to the portable *_ansi functions).
