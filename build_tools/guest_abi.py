@@ -1,4 +1,4 @@
-"""The imports a guest may use: the allow-list of docs/abi.md (sections 3, 4, 6 and 7), from the
+"""The imports a guest may use: the allow-list of docs/abi.md (sections 3, 4, 6, 7 and 8), from the
 ABI table."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from .errors import GuestRejected
 from .wasm_binary import FuncType, ModuleInfo
 
 WASI_NN = "wasi_ephemeral_nn"
+WASI_NN_LEGACY = "wasi_nn"  # the legacy WAMR ABI (docs/abi.md section 8)
 WASI = "wasi_snapshot_preview1"
 EVP = "env"  # the EVP module SDK (docs/abi.md section 6)
 IMAGE = "edge_image"  # image handles (docs/abi.md section 7)

@@ -45,6 +45,7 @@ BUFFER_KINDS = {
     "model_file",
     "builder",
     "tensor",
+    "legacy_tensor",
     "f32_rounding",
     "f32_random",
     "model_prefix",
@@ -65,6 +66,7 @@ BUFFER_TABLES = {
     "model_flip": {"model", "offset"},
     "tensor": {"dims_ptr", "dims_len", "type", "data_ptr", "data_len"},
     "pixels": {"width", "height", "format", "seed"},
+    "legacy_tensor": {"dims_ptr", "type", "data_ptr"},
 }
 BUFFER_EXTRA = {"text": {"format"}}  # keys a kind allows beside `name` and itself
 STEP_KEYS = {

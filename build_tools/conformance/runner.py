@@ -205,6 +205,12 @@ class _CaseRun:
             return struct.pack(
                 "<IIB3xII", fields[0], fields[1], fields[2] & 0xFF, fields[3], fields[4]
             ), None
+        if "legacy_tensor" in spec:
+            t = spec["legacy_tensor"]
+            dims_ptr, ttype, data_ptr = (
+                self.value(t[k]) & 0xFFFFFFFF for k in ("dims_ptr", "type", "data_ptr")
+            )
+            return struct.pack("<IB3xI", dims_ptr, ttype & 0xFF, data_ptr), None
         raise Failed(f"buffer {spec.get('name')!r}: unknown kind")
 
     def add_buffer(self, spec: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
 from ..errors import BuildToolsError
-from ..guest_abi import ALLOWED_IMPORTS, IMAGE, WASI, WASI_NN, abi_type
+from ..guest_abi import ALLOWED_IMPORTS, IMAGE, WASI, WASI_NN, WASI_NN_LEGACY, abi_type
 from ..wasm_binary import TABLE_EXPORT, FuncType
 from . import fastcall
 from .image import EdgeImage
@@ -30,6 +30,7 @@ from .memory import U32_MAX, GuestMemory
 from .models import ModelRegistry
 from .wasi import ProcExit, Wasi, WasiState
 from .wasi_nn import NnError, WasiNn
+from .wasi_nn_legacy import WasiNnLegacy
 from .watchdog import EpochTicker
 
 log = logging.getLogger(__name__)
@@ -271,16 +272,17 @@ class HostInstance:
     def _host_imports(self) -> list[tuple[Function, Callable[..., Any], str]]:
         """Every import of the ABI table this instance gets, the method implementing it (one
         object per module, one method per function name) and its error contract: "nn" (an
-        exception is runtime_error; wasi-nn and edge_image), "wasi" (EIO) or "ends" (deployment
-        modules such as the EVP SDK: an exception ends the guest call, e.g. a callback that
-        trapped)."""
+        exception is runtime_error; wasi-nn, legacy wasi_nn and edge_image), "wasi" (EIO) or
+        "ends" (deployment modules such as the EVP SDK: an exception ends the guest call, e.g. a
+        callback that trapped)."""
         implementations: dict[str, object] = {
             WASI_NN: self.nn,
+            WASI_NN_LEGACY: WasiNnLegacy(self.nn),
             WASI: Wasi(self.wasi_state),
             IMAGE: self.images,
         }
         implementations.update(self._provided)
-        contracts = {WASI_NN: "nn", WASI: "wasi", IMAGE: "nn"}
+        contracts = {WASI_NN: "nn", WASI_NN_LEGACY: "nn", WASI: "wasi", IMAGE: "nn"}
         return [
             (fn, getattr(implementations[module.name], fn.name), contracts.get(module.name, "ends"))
             for module in load_table().modules

@@ -89,6 +89,24 @@ uint32_t rt_wasinn_set_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
 uint32_t rt_wasinn_compute(rt_instance_t *inst, uint32_t ctx);
 uint32_t rt_wasinn_get_output(rt_instance_t *inst, uint32_t ctx, uint32_t index, uint32_t out_ptr,
                               uint32_t out_max, uint32_t written_ptr);
+/* set_input with the tensor struct's fields already read (the legacy ABI's tensor differs). */
+uint32_t rt_wasinn_set_input_fields(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                    uint32_t dims_ptr, uint32_t dims_len, uint8_t type,
+                                    uint32_t data_ptr, uint32_t data_len);
+/* get_output into guest memory, the byte count returned in *written (host memory); only_f32:
+ * unsupported_operation unless the output is float32 or dequantized to f32. */
+uint32_t rt_wasinn_get_output_to(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                 uint32_t out_ptr, uint32_t out_max, bool only_f32,
+                                 uint32_t *written);
+/* The legacy `wasi_nn` module (docs/abi.md section 8), over the same tables. */
+uint32_t rt_wasinn_legacy_load(rt_instance_t *inst, uint32_t builder_array_ptr, uint32_t encoding,
+                               uint32_t target, uint32_t graph_out);
+uint32_t rt_wasinn_legacy_load_by_name(rt_instance_t *inst, uint32_t name_ptr, uint32_t name_len,
+                                       uint32_t graph_out);
+uint32_t rt_wasinn_legacy_set_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                    uint32_t tensor_ptr);
+uint32_t rt_wasinn_legacy_get_output(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                     uint32_t out_ptr, uint32_t size_ptr);
 void rt_wasinn_release(rt_instance_t *inst);
 
 /* For edge_image.to_tensor: the raw (u8 path) input buffer of input `index` of context `ctx`

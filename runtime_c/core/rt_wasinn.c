@@ -182,17 +182,23 @@ static int32_t quantize(float x, float scale, int32_t zp, int32_t qmin, int32_t 
 
 uint32_t rt_wasinn_set_input(rt_instance_t *inst, uint32_t ctx, uint32_t index,
                              uint32_t tensor_ptr) {
-    rt_ctx_slot_t *c = find_ctx(inst, ctx);
-    if (c == NULL) return RT_NN_INVALID_ARGUMENT;
+    if (find_ctx(inst, ctx) == NULL) return RT_NN_INVALID_ARGUMENT;
     const uint8_t *t = rt_guest_ptr(inst, tensor_ptr, TENSOR_STRUCT_SIZE);
     if (t == NULL) return RT_NN_INVALID_ARGUMENT;
+    /* The type is one byte; the padding is ignored. */
+    return rt_wasinn_set_input_fields(inst, ctx, index, get_u32(t), get_u32(t + 4), t[8],
+                                      get_u32(t + 12), get_u32(t + 16));
+}
+
+uint32_t rt_wasinn_set_input_fields(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                    uint32_t dims_ptr, uint32_t dims_len, uint8_t type,
+                                    uint32_t data_ptr, uint32_t data_len) {
+    rt_ctx_slot_t *c = find_ctx(inst, ctx);
+    if (c == NULL) return RT_NN_INVALID_ARGUMENT;
     rt_nn_tensor_info_t info;
     if (index >= rt_nn_io_count(c->g, 0) || rt_nn_io_info(c->g, 0, index, &info) != 0) {
         return RT_NN_INVALID_ARGUMENT;
     }
-    uint32_t dims_ptr = get_u32(t), dims_len = get_u32(t + 4);
-    uint8_t type = t[8]; /* one byte; the padding is ignored */
-    uint32_t data_ptr = get_u32(t + 12), data_len = get_u32(t + 16);
     if (dims_len > RT_NN_MAX_DIMS) return RT_NN_INVALID_ARGUMENT;
     const uint8_t *dims = rt_guest_ptr(inst, dims_ptr, dims_len * 4u);
     const uint8_t *data = rt_guest_ptr(inst, data_ptr, data_len);
@@ -274,15 +280,31 @@ uint32_t rt_wasinn_compute(rt_instance_t *inst, uint32_t ctx) {
 
 uint32_t rt_wasinn_get_output(rt_instance_t *inst, uint32_t ctx, uint32_t index, uint32_t out_ptr,
                               uint32_t out_max, uint32_t written_ptr) {
+    if (find_ctx(inst, ctx) == NULL) return RT_NN_INVALID_ARGUMENT;
+    uint8_t *written = rt_guest_ptr(inst, written_ptr, 4);
+    if (written == NULL) return RT_NN_INVALID_ARGUMENT;
+    uint32_t size = 0;
+    uint32_t err = rt_wasinn_get_output_to(inst, ctx, index, out_ptr, out_max, false, &size);
+    if (err == RT_NN_SUCCESS) put_u32(written, size);
+    return err;
+}
+
+uint32_t rt_wasinn_get_output_to(rt_instance_t *inst, uint32_t ctx, uint32_t index,
+                                 uint32_t out_ptr, uint32_t out_max, bool only_f32,
+                                 uint32_t *written) {
     rt_ctx_slot_t *c = find_ctx(inst, ctx);
     if (c == NULL) return RT_NN_INVALID_ARGUMENT;
     rt_nn_tensor_info_t info;
     if (index >= rt_nn_io_count(c->g, 1) || rt_nn_io_info(c->g, 1, index, &info) != 0) {
         return RT_NN_INVALID_ARGUMENT;
     }
-    uint8_t *written = rt_guest_ptr(inst, written_ptr, 4);
-    if (written == NULL || !c->computed) return RT_NN_INVALID_ARGUMENT;
+    if (!c->computed) return RT_NN_INVALID_ARGUMENT;
     bool f32 = is_quantized(&info) && c->rep == RT_REP_F32;
+    if (only_f32 && !f32 && info.type != RT_NN_T_FLOAT32) {
+        rt_logf("instance %lu: wasi-nn get_output: output %lu is neither float32 nor quantized",
+                (unsigned long)inst->id, (unsigned long)index);
+        return RT_NN_UNSUPPORTED_OPERATION;
+    }
     uint32_t size = f32 ? info.count * 4u : info.bytes;
     if (out_max < size) return RT_NN_TOO_LARGE;
     uint8_t *out = rt_guest_ptr(inst, out_ptr, size);
@@ -300,7 +322,7 @@ uint32_t rt_wasinn_get_output(rt_instance_t *inst, uint32_t ctx, uint32_t index,
     } else {
         memcpy(out, src, size);
     }
-    put_u32(written, size);
+    *written = size;
     return RT_NN_SUCCESS;
 }
 

@@ -11,7 +11,7 @@ import pytest
 from build_tools.abi import AbiTable, Function, load_table, parse_table
 from build_tools.errors import AbiTableError
 from build_tools.guest_abi import ALLOWED_IMPORTS
-from build_tools.host import evp, image, wasi, wasi_nn
+from build_tools.host import evp, image, wasi, wasi_nn, wasi_nn_legacy
 from build_tools.paths import repo_root
 from build_tools.runtime_c import IMPORT_STRUCTS
 
@@ -81,10 +81,12 @@ def test_allow_list_and_import_structs_are_the_table() -> None:
     assert len(ALLOWED_IMPORTS["wasi_snapshot_preview1"]) == 13
     assert len(ALLOWED_IMPORTS["wasi_ephemeral_nn"]) == 7
     assert len(ALLOWED_IMPORTS["edge_image"]) == 9
+    assert len(ALLOWED_IMPORTS["wasi_nn"]) == 6
     assert IMPORT_STRUCTS == {
         "Z_edge_image_instance_t": "&env->edge_image",
         "Z_wasi_ephemeral_nn_instance_t": "&env->wasi_ephemeral_nn",
         "Z_wasi_snapshot_preview1_instance_t": "&env->wasi_snapshot_preview1",
+        "Z_wasi_nn_instance_t": "&env->wasi_nn",
     }  # not env: the C runtime does not implement the EVP SDK yet (c_runtime = false)
     evp_sdk = table.module("env")
     assert evp_sdk is not None and (evp_sdk.scope, evp_sdk.c_runtime) == ("deployment", False)
@@ -92,12 +94,14 @@ def test_allow_list_and_import_structs_are_the_table() -> None:
         "wasi_ephemeral_nn",
         "wasi_snapshot_preview1",
         "edge_image",
+        "wasi_nn",
     ]
 
 
 # The Python host's implementation object per module (build_tools/host/runtime.py).
 HOST_CLASSES = {
     "wasi_ephemeral_nn": wasi_nn.WasiNn,
+    "wasi_nn": wasi_nn_legacy.WasiNnLegacy,
     "wasi_snapshot_preview1": wasi.Wasi,
     "env": evp.EvpClient,  # given to the instances of a deployment (scope "deployment")
     "edge_image": image.EdgeImage,

@@ -46,7 +46,7 @@ def test_a_build_waits_for_the_target_lock(tmp_path: Path) -> None:
             proc.kill()
         proc.communicate()
     assert proc.returncode == 0, stderr
-    assert "(rebuilt: hello, classify, nn_probe, image_probe, plates)" in stdout
+    assert "(rebuilt: hello, classify, nn_probe, image_probe, plates, legacy_probe)" in stdout
 
 
 @needs_clang
@@ -67,6 +67,7 @@ def test_concurrent_builds_of_one_target_all_succeed(tmp_path: Path) -> None:
         "nn_probe",
         "image_probe",
         "plates",
+        "legacy_probe",
     }
     leftovers = [p.name for p in guests.rglob("*") if ".tmp" in p.name]
     assert not leftovers
