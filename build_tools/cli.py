@@ -48,7 +48,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Everything after the first `--` is handed to the command untouched (`run ... -- ARGS`: the
+    # guest's WASI arguments, as wasmtime's CLI does), never parsed as options.
+    words = list(sys.argv[1:] if argv is None else argv)
+    passthrough = None
+    if "--" in words:
+        cut = words.index("--")
+        words, passthrough = words[:cut], words[cut + 1 :]
+    args = parser.parse_args(words)
+    args.passthrough = passthrough
+    if passthrough is not None and not getattr(args.handler, "takes_passthrough", False):
+        parser.error(f"{args.command}: takes no arguments after --")
     level = (
         logging.WARNING
         if args.verbose == 0

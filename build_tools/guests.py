@@ -123,6 +123,9 @@ class GuestKind:
 REACTOR = GuestKind("", "reactor")
 # EVP modules (guests/src/evp/): WASI commands exporting malloc/free, as the EVP agent runs them.
 EVP_MODULE = GuestKind("evp", "command", wasi_clang.EVP_MODULE_EXPORTS)
+# Plain WASI command modules (guests/src/command/): main reads its arguments and environment
+# (`run TARGET FILE.wasm --env KEY=VALUE -- ARGS`).
+COMMAND = GuestKind("command", "command")
 
 
 def build_guest(
@@ -210,4 +213,17 @@ def build_evp_modules(target: Target, root: Path | None = None) -> dict[str, Pat
     for name in evp_module_names():
         entry, _ = build_guest(name, target, out, EVP_MODULE)
         built[name] = out / entry.path
+    return built
+
+
+@locked_build(target_dir)
+def build_command_modules(target: Target, root: Path | None = None) -> dict[str, Path]:
+    """Builds every command module of guests/src/command/ into <root>/<target>/guests/command/
+    (incremental); returns name -> .wasm path."""
+    out = output_dir(target, root) / COMMAND.sources
+    out.mkdir(parents=True, exist_ok=True)
+    built = {}
+    for path in sorted((guest_sources() / COMMAND.sources).glob("*.c")):
+        entry, _ = build_guest(path.stem, target, out, COMMAND)
+        built[path.stem] = out / entry.path
     return built

@@ -11,6 +11,9 @@ from abc import ABC, abstractmethod
 class Command(ABC):
     name: str
     help: str
+    # Whether the command takes arguments after `--` (cli.run hands them over as
+    # `args.passthrough`; None when there was no `--`).
+    takes_passthrough = False
 
     @abstractmethod
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...

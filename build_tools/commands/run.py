@@ -47,7 +47,12 @@ def selected_target(args: argparse.Namespace) -> Target:
 # Device options of the command line: option key (as in device_options) -> flag. Which keys a
 # target takes is declared by its device adapter (`Dut.cli_options`); the others are refused.
 # (--engine / --backend select the target's runtime instead: targets.with_runtime checks them.)
-CLI_OPTIONS = {"models": "--model", "port": "--port"}
+CLI_OPTIONS = {
+    "models": "--model",
+    "port": "--port",
+    "env": "--env",
+    "argv": "arguments after --",
+}
 
 I32_MIN, U32_MAX = -(1 << 31), (1 << 32) - 1  # arguments are i32, also accepted as u32
 
@@ -75,6 +80,10 @@ def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         options["models"] = [parse_model_option(m) for m in args.model]
     if getattr(args, "port", None):
         options["port"] = args.port
+    if getattr(args, "env", None):
+        options["env"] = [parse_env_option(e) for e in args.env]
+    if getattr(args, "passthrough", None) is not None:
+        options["argv"] = list(args.passthrough)
     supported = supported_cli_options(target)
     for key in options:
         if key not in supported:
@@ -87,6 +96,14 @@ def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
                 else "this target takes none of " + ", ".join(CLI_OPTIONS.values()),
             )
     return options
+
+
+def parse_env_option(value: str) -> tuple[str, str]:
+    """`--env KEY=VALUE`: one WASI environment entry for the guest."""
+    key, sep, val = value.partition("=")
+    if not sep or not key or "\0" in value:
+        raise BuildToolsError(f"--env {value!r}: expected KEY=VALUE (KEY not empty, no NUL)")
+    return key, val
 
 
 def read_input(path: Path, target: Target) -> bytes:
@@ -144,6 +161,7 @@ def parse_arg(text: str, input_addr: int | None, input_len: int) -> int:
 class RunCommand(Command):
     name = "run"
     help = "run a guest export (or a command module's _start) on a target's runtime"
+    takes_passthrough = True  # `-- ARGS`: the guest's WASI arguments (argv[1:])
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("target")
@@ -172,9 +190,19 @@ class RunCommand(Command):
             metavar="N",
             help="deployment: stop once the sink instances (those publishing nothing) received N",
         )
+        parser.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="guest: a WASI environment variable (repeatable); arguments after -- are the "
+            "guest's WASI arguments (argv[0] is the module name), as wasmtime's CLI passes them",
+        )
         add_host_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.deployment is not None and (args.env or args.passthrough is not None):
+            raise BuildToolsError("--env and arguments after -- apply to a guest, not --deployment")
         if args.deployment is not None:
             if args.guest is not None:
                 raise BuildToolsError("give either a guest or --deployment, not both")

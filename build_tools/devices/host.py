@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
-    """Options: backend (str), models (list of (name, Path)), models_dir (Path),
+    """Options: backend (str), models (list of (name, Path)), models_dir (Path), argv (list of
+    str: WASI arguments after argv[0]), env (list of (KEY, VALUE)),
     memory_kib / timeout_ms (overrides of the target's limits, for tests)."""
     models_dir = options.get("models_dir")
     if models_dir is not None:
@@ -36,11 +37,15 @@ def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
     # fallback to another.
     chosen = options.get("backend")
     explicit = bool(chosen) or target.runtime.nn_backend_chosen
-    return HostRuntime(registry, chosen or target.runtime.nn_backend, limits, explicit)
+    rt = HostRuntime(registry, chosen or target.runtime.nn_backend, limits, explicit)
+    if options.get("argv") is not None:
+        rt.guest_args = tuple(a.encode() for a in options["argv"])
+    rt.guest_environ = tuple(f"{k}={v}".encode() for k, v in options.get("env", ()))
+    return rt
 
 
 class HostDut(Dut):
-    cli_options = frozenset({"models"})
+    cli_options = frozenset({"models", "argv", "env"})
 
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         super().__init__(target, options)

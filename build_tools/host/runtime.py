@@ -127,6 +127,10 @@ class HostRuntime:
         self.engine = wasmtime.Engine(engine_config())
         self.limits = limits
         self.loader = GraphLoader(registry, backend, explicit)
+        # WASI arguments (without argv[0]: each instance's module name) and environment of the
+        # instances; None: no arguments at all (docs/abi.md section 4).
+        self.guest_args: tuple[bytes, ...] | None = None
+        self.guest_environ: tuple[bytes, ...] = ()
         self._modules: dict[str, wasmtime.Module] = {}
         self.ticker = EpochTicker(self.engine)
         # Raw ctypes calls for our i32/i64 signatures when the pinned wasmtime-py is installed.
@@ -222,7 +226,8 @@ class HostInstance:
         self.store = wasmtime.Store(runtime.engine)
         self.limits = limits = limits or runtime.limits
         self.store.set_limits(memory_size=limits.memory_bytes)
-        self.wasi_state = WasiState()
+        argv = () if runtime.guest_args is None else (name.encode(), *runtime.guest_args)
+        self.wasi_state = WasiState(args=argv, environ=runtime.guest_environ)
         self.nn = WasiNn(runtime.loader, limits.max_graphs, limits.max_contexts)
         self.images = EdgeImage(self.nn, limits.memory_bytes)
         self._memory: wasmtime.Memory | None = None

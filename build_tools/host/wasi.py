@@ -1,6 +1,7 @@
 """The `wasi_snapshot_preview1` subset of docs/abi.md section 4, for one instance.
 
-No filesystem, no arguments, no environment; fds 1 and 2 are captured into per-instance buffers.
+No filesystem; fds 1 and 2 are captured into per-instance buffers. Arguments and environment
+are the instance's (`run --env KEY=VALUE ... -- ARGS`; empty unless given).
 Functions return WASI errno values; bad pointers are EFAULT, never a host exception.
 """
 
@@ -36,6 +37,8 @@ class WasiState:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     dropped: int = 0
+    args: tuple[bytes, ...] = ()  # argv, argv[0] included; no NUL inside an entry
+    environ: tuple[bytes, ...] = ()  # b"KEY=VALUE" entries
 
     def append(self, fd: int, data: bytes) -> None:
         room = MAX_LOG_BYTES - len(self.output)
@@ -61,6 +64,29 @@ def _efault(fn: Callable[..., int]) -> Callable[..., int]:
 def _iovecs(mem: GuestMemory, iovs: int, count: int) -> list[tuple[int, int]]:
     words = mem.u32s(iovs, 2 * count)
     return [(int(words[2 * i]), int(words[2 * i + 1])) for i in range(count)]
+
+
+def _sizes(mem: GuestMemory, items: tuple[bytes, ...], count_ptr: int, size_ptr: int) -> int:
+    mem.check(count_ptr, 4)
+    mem.check(size_ptr, 4)
+    mem.write_u32(count_ptr, len(items))
+    mem.write_u32(size_ptr, sum(len(i) + 1 for i in items))
+    return ESUCCESS
+
+
+def _strings(mem: GuestMemory, items: tuple[bytes, ...], ptrs: int, buf: int) -> int:
+    """WASI's layout: `ptrs` gets one u32 pointer per item into `buf`, which gets the items
+    NUL-terminated, back to back. Both ranges are checked before anything is written."""
+    blob = b"".join(i + b"\0" for i in items)
+    mem.check(ptrs, 4 * len(items))
+    mem.check(buf, len(blob))
+    offset = buf
+    for k, item in enumerate(items):
+        mem.write_u32(ptrs + 4 * k, offset)
+        offset += len(item) + 1
+    if blob:
+        mem.write(buf, blob)
+    return ESUCCESS
 
 
 class Wasi:
@@ -108,17 +134,19 @@ class Wasi:
 
     @_efault
     def args_sizes_get(self, mem: GuestMemory, argc: int, buf_size: int) -> int:
-        mem.check(argc, 4)
-        mem.check(buf_size, 4)
-        mem.write_u32(argc, 0)
-        mem.write_u32(buf_size, 0)
-        return ESUCCESS
+        return _sizes(mem, self.state.args, argc, buf_size)
 
+    @_efault
     def args_get(self, mem: GuestMemory, argv: int, buf: int) -> int:
-        return ESUCCESS
+        return _strings(mem, self.state.args, argv, buf)
 
-    environ_sizes_get = args_sizes_get
-    environ_get = args_get
+    @_efault
+    def environ_sizes_get(self, mem: GuestMemory, environc: int, buf_size: int) -> int:
+        return _sizes(mem, self.state.environ, environc, buf_size)
+
+    @_efault
+    def environ_get(self, mem: GuestMemory, environ: int, buf: int) -> int:
+        return _strings(mem, self.state.environ, environ, buf)
 
     @_efault
     def clock_time_get(self, mem: GuestMemory, clock: int, precision: int, out: int) -> int:
