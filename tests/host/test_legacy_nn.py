@@ -49,17 +49,8 @@ def test_command_module_gets_args_env_and_runs_int8_model(
 def test_float_model_runs_on_the_host(
     legacy_infer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s = tflite_gen
-    mb = s.ModelBuilder()
-    x = mb.tensor([1, 4], s.FLOAT32)
-    rng = np.random.default_rng(7)
-    w = mb.tensor([3, 4], s.FLOAT32, data=rng.uniform(-1, 1, (3, 4)).astype(np.float32))
-    b = mb.tensor([3], s.FLOAT32, data=rng.uniform(-1, 1, 3).astype(np.float32))
-    y = mb.tensor([1, 3], s.FLOAT32)
-    opts, ot = mb.fc_options(s.NONE)
-    mb.op(s.FULLY_CONNECTED, [x, w, b], [y], opts, ot)
     model = tmp_path / "fc_float.tflite"
-    model.write_bytes(mb.build([x], [y]))
+    model.write_bytes(tflite_gen.float_fc_model())
     values = ["0.5", "-1.25", "2", "3.75"]
     argv = ["run", "host", str(legacy_infer), "--model", f"fc_float={model}", "--backend", "tflm"]
     assert cli_run([*argv, "--", "/data/models/fc_float.tflite", *values]) == 0

@@ -368,6 +368,20 @@ def dequantize_model(in_type: int, n: int = 64) -> bytes:
     return mb.build([x], [y])
 
 
+def float_fc_model(seed: int = 7, depth: int = 4, units: int = 3) -> bytes:
+    """A float32 FULLY_CONNECTED (float input, weights and output): what the builtin backend
+    refuses and the float-capable backends run."""
+    r = _rng(seed)
+    mb = ModelBuilder()
+    x = mb.tensor([1, depth], FLOAT32)
+    w = mb.tensor([units, depth], FLOAT32, data=r.uniform(-1, 1, (units, depth)))
+    b = mb.tensor([units], FLOAT32, data=r.uniform(-1, 1, units))
+    y = mb.tensor([1, units], FLOAT32)
+    opts, ot = mb.fc_options(NONE)
+    mb.op(FULLY_CONNECTED, [x, w, b], [y], opts, ot)
+    return mb.build([x], [y])
+
+
 def chain_model(seed: int = 3) -> bytes:
     """float -> QUANTIZE -> CONV(relu6) -> MAX_POOL -> RESHAPE -> FC -> LOGISTIC -> DEQUANTIZE."""
     r = _rng(seed)
