@@ -82,18 +82,20 @@ def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         options["port"] = args.port
     if getattr(args, "env", None):
         options["env"] = [parse_env_option(e) for e in args.env]
-    if getattr(args, "passthrough", None) is not None:
-        options["argv"] = list(args.passthrough)
+    if getattr(args, "argv", None) is not None:
+        options["argv"] = list(args.argv)
     supported = supported_cli_options(target)
+    # The hint names only options this command has (`run` alone takes --env and `-- ARGS`).
+    offered = [k for k in CLI_OPTIONS if k in ("models", "port") or hasattr(args, k)]
     for key in options:
         if key not in supported:
-            takes = " ".join(CLI_OPTIONS[k] for k in CLI_OPTIONS if k in supported)
+            takes = ", ".join(CLI_OPTIONS[k] for k in offered if k in supported)
             raise BuildToolsError(
                 f"target {target.name}: {CLI_OPTIONS[key]} does not apply to its "
                 f"{target.connection.transport!r} device",
                 hint=f"this target takes {takes}"
                 if takes
-                else "this target takes none of " + ", ".join(CLI_OPTIONS.values()),
+                else "this target takes none of " + ", ".join(CLI_OPTIONS[k] for k in offered),
             )
     return options
 
@@ -201,7 +203,8 @@ class RunCommand(Command):
         add_host_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        if args.deployment is not None and (args.env or args.passthrough is not None):
+        args.argv = args.passthrough  # the guest's WASI arguments after argv[0], or None
+        if args.deployment is not None and (args.env or args.argv is not None):
             raise BuildToolsError("--env and arguments after -- apply to a guest, not --deployment")
         if args.deployment is not None:
             if args.guest is not None:

@@ -68,12 +68,12 @@ def test_bad_test_pattern(capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["run", "host", "hello", "add", "1", "2", "--port", "/dev/ttyUSB0"],
             "error: target host: --port does not apply to its 'local' device\n"
-            "hint: this target takes --model\n",
+            "hint: this target takes --model, --env, arguments after --\n",
         ),
         (
             ["run", "posix", "hello", "add", "1", "2", "--model", "m=/dev/null"],
             "error: target posix: --model does not apply to its 'process' device\n"
-            "hint: this target takes none of --model, --port\n",
+            "hint: this target takes none of --model, --port, --env, arguments after --\n",
         ),
         (
             ["test", "qemu-rv32", "--port", "socket://127.0.0.1:1"],
@@ -90,7 +90,7 @@ def test_option_the_target_does_not_take(
 
 
 def test_options_are_declared_by_the_adapters() -> None:
-    assert supported_cli_options(load_target("host")) == {"models"}
+    assert supported_cli_options(load_target("host")) == {"models", "argv", "env"}
     assert supported_cli_options(load_target("esp32")) == {"port"}
     assert supported_cli_options(load_target("posix")) == frozenset()
 
