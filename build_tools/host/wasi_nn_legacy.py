@@ -89,7 +89,10 @@ class WasiNnLegacy:
             count = int(np.prod(dims.view("<u4").astype(np.uint64), dtype=np.uint64))
             data = mem.view(data_ptr, 4 * count)
             value = nn._input_value(entry, plan, TYPE_F32, data)
-            entry.ctx.set_input(index, value)
+            if plan.sink is not None:  # the backend's own input storage, as wasi_nn.py does
+                plan.sink.view(value.dtype)[:] = value.reshape(-1)
+            else:
+                entry.ctx.set_input(index, value)
             entry.inputs_set.add(index)
 
         return nn._guard("set_input", run)
