@@ -1,4 +1,4 @@
-"""The legacy `wasi_nn` module (docs/abi.md section 7) through a WASI command module written
+"""The legacy `wasi_nn` module (docs/abi.md section 8) through a WASI command module written
 against it, as EVP/AITRIOS apps are: arguments and environment from `run --env ... -- ARGS`,
 int8 and float models on the host. Expected values come from the tflite-micro oracle."""
 

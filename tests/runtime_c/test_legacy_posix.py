@@ -1,4 +1,4 @@
-"""The legacy `wasi_nn` module on the C runtime (docs/abi.md section 7) beyond the conformance
+"""The legacy `wasi_nn` module on the C runtime (docs/abi.md section 8) beyond the conformance
 cases: a float32 model is unsupported_operation on the built-in (int8-only) backend, and the
 instance keeps working."""
 

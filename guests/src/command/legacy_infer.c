@@ -1,5 +1,5 @@
 /* A WASI command module written against the legacy `wasi_nn` ABI, as EVP/AITRIOS apps are
- * (docs/abi.md section 7): the model's device path is argv[1] (or $MODEL_PATH), every further
+ * (docs/abi.md section 8): the model's device path is argv[1] (or $MODEL_PATH), every further
  * argument is one f32 input value; it prints $LABEL and each f32 output.
  *   python -m build_tools run host legacy_infer.wasm --env LABEL=demo -- \
  *       ./models/hello_world_int8.tflite 1.5 */
