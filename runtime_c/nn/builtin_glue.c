@@ -3,6 +3,7 @@
 
 #include "nnb.h"
 #include "rt_nn.h"
+#include "rt_nn_nnb.h"
 
 struct rt_nn_graph {
     nnb_model_t model;
@@ -12,24 +13,6 @@ struct rt_nn_ctx {
     nnb_interp_t it;
     void *arena;
 };
-
-static uint32_t map_status(nnb_status_t s) {
-    switch (s) {
-    case NNB_OK:
-        return RT_NN_SUCCESS;
-    case NNB_INVALID_ENCODING:
-        return RT_NN_INVALID_ENCODING;
-    case NNB_UNSUPPORTED:
-        return RT_NN_UNSUPPORTED_OPERATION;
-    case NNB_TOO_LARGE:
-        return RT_NN_TOO_LARGE;
-    case NNB_INVALID_ARGUMENT:
-        return RT_NN_INVALID_ARGUMENT;
-    case NNB_RUNTIME:
-    default:
-        return RT_NN_RUNTIME_ERROR;
-    }
-}
 
 static void copy_msg(char *msg, size_t cap, const nnb_error_t *err) {
     if (msg != NULL && cap > 0) rt_fmt(msg, cap, "%s", err->msg);
@@ -51,7 +34,7 @@ uint32_t rt_nn_graph_load(const uint8_t *model, size_t len, rt_nn_graph_t **out,
     if (s != NNB_OK) {
         copy_msg(msg, cap, &err);
         rt_free(g);
-        return map_status(s);
+        return rt_nn_nnb_status(s);
     }
     *out = g;
     return RT_NN_SUCCESS;
@@ -67,23 +50,7 @@ uint32_t rt_nn_io_count(const rt_nn_graph_t *g, int output) {
 
 uint32_t rt_nn_io_info(const rt_nn_graph_t *g, int output, uint32_t index,
                        rt_nn_tensor_info_t *info) {
-    nnb_tensor_info_t t;
-    nnb_status_t s =
-        output ? nnb_output_info(&g->model, index, &t) : nnb_input_info(&g->model, index, &t);
-    if (s != NNB_OK) return map_status(s);
-    memset(info, 0, sizeof *info);
-    info->type = (uint8_t)t.type;
-    info->rank = t.rank > RT_NN_MAX_DIMS ? RT_NN_MAX_DIMS : t.rank;
-    uint32_t count = 1;
-    for (uint32_t i = 0; i < info->rank; i++) {
-        info->dims[i] = (uint32_t)t.dims[i];
-        count *= (uint32_t)t.dims[i];
-    }
-    info->scale = t.scale;
-    info->zero_point = t.zero_point;
-    info->count = count;
-    info->bytes = (uint32_t)t.bytes;
-    return RT_NN_SUCCESS;
+    return rt_nn_nnb_io_info(&g->model, output, index, info);
 }
 
 uint32_t rt_nn_ctx_init(rt_nn_graph_t *g, rt_nn_ctx_t **out, char *msg, size_t cap) {
@@ -103,7 +70,7 @@ uint32_t rt_nn_ctx_init(rt_nn_graph_t *g, rt_nn_ctx_t **out, char *msg, size_t c
         copy_msg(msg, cap, &err);
         rt_free(c);
         rt_free(arena);
-        return map_status(s);
+        return rt_nn_nnb_status(s);
     }
     c->arena = arena;
     *out = c;
@@ -128,5 +95,5 @@ uint32_t rt_nn_invoke(rt_nn_ctx_t *c, char *msg, size_t cap) {
     nnb_error_t err = {""};
     nnb_status_t s = nnb_invoke(&c->it, &err);
     if (s != NNB_OK) copy_msg(msg, cap, &err);
-    return map_status(s);
+    return rt_nn_nnb_status(s);
 }

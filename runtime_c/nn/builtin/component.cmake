@@ -9,7 +9,9 @@ set(RT_NNB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/nnb_kernels.c
   ${CMAKE_CURRENT_LIST_DIR}/nnb_opnames.c)
 set(RT_NNB_INCLUDES ${CMAKE_CURRENT_LIST_DIR})
-set(RT_NN_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../builtin_glue.c ${RT_NNB_SOURCES})
+# What backends describing models through this reader share (status mapping, tensor info).
+set(RT_NNB_SEAM_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../rt_nn_nnb.c)
+set(RT_NN_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../builtin_glue.c ${RT_NNB_SEAM_SOURCES} ${RT_NNB_SOURCES})
 set(RT_NN_INCLUDES ${RT_NNB_INCLUDES})
 # The kernels run at -O2 in every build, also where the rest is size-optimised (the rv32
 # firmware's -Os): at -Os GCC spills the register-blocked multiply-accumulate loops (person_detect

@@ -16,7 +16,7 @@ if(ESP_PLATFORM)
   # idf_component.yml; chip-optimised kernels, upstream's debug_log.cc): only the glue and the
   # verifier are ours.
   set(RT_NN_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rt_nn_tflm.cc ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_verify.c
-                    ${RT_NNB_SOURCES})
+                    ${RT_NNB_SEAM_SOURCES} ${RT_NNB_SOURCES})
   set(RT_NN_EXTERNAL_SOURCES "")
   set(RT_NN_INCLUDES ${RT_NNB_INCLUDES} ${CMAKE_CURRENT_LIST_DIR})
   set(RT_NN_DEFINES "")
@@ -94,7 +94,7 @@ set(RT_NN_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/rt_nn_tflm.cc
   ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_log.cc
   ${CMAKE_CURRENT_LIST_DIR}/rt_tflm_verify.c
-  ${RT_NNB_SOURCES})
+  ${RT_NNB_SEAM_SOURCES} ${RT_NNB_SOURCES})
 set(RT_NN_EXTERNAL_SOURCES ${RT_TFLM_CORE_SOURCES} ${RT_TFLM_KERNEL_SOURCES} ${RT_ESP_NN_SOURCES})
 # Project sources that stand in for an upstream file off ESP-IDF (TFLM's DebugLog port): under
 # ESP-IDF the managed component compiles its own, so the ESP-IDF branch leaves them out.

@@ -20,6 +20,7 @@ extern "C" {
 #include "nnb_internal.h"
 }
 #include "rt_nn.h"
+#include "rt_nn_nnb.h"
 #include "rt_tflm_ops.h"
 #include "rt_tflm_verify.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
@@ -38,23 +39,6 @@ constexpr size_t kAlign = 16;
 
 void tflm_msg(char *msg, size_t cap, const char *what) {
     rt_fmt(msg, cap, "%s%s%s", what, rt_tflm_log[0] ? ": " : "", rt_tflm_log);
-}
-
-uint32_t map_status(nnb_status_t s) {
-    switch (s) {
-    case NNB_OK:
-        return RT_NN_SUCCESS;
-    case NNB_INVALID_ENCODING:
-        return RT_NN_INVALID_ENCODING;
-    case NNB_UNSUPPORTED:
-        return RT_NN_UNSUPPORTED_OPERATION;
-    case NNB_TOO_LARGE:
-        return RT_NN_TOO_LARGE;
-    case NNB_INVALID_ARGUMENT:
-        return RT_NN_INVALID_ARGUMENT;
-    default:
-        return RT_NN_RUNTIME_ERROR;
-    }
 }
 
 bool registered(int32_t code) {
@@ -125,7 +109,7 @@ uint32_t rt_nn_graph_load(const uint8_t *model, size_t len, rt_nn_graph_t **out,
     if (s != NNB_OK) {
         rt_fmt(msg, cap, "%s", err.msg);
         rt_nn_graph_free(g);
-        return map_status(s);
+        return rt_nn_nnb_status(s);
     }
     g->tfl = tflite::GetModel(buf);
 #define RT_TFLM_ADD(NAME, CODE, METHOD) g->resolver.METHOD();
@@ -148,23 +132,7 @@ uint32_t rt_nn_io_count(const rt_nn_graph_t *g, int output) {
 
 uint32_t rt_nn_io_info(const rt_nn_graph_t *g, int output, uint32_t index,
                        rt_nn_tensor_info_t *info) {
-    nnb_tensor_info_t t;
-    nnb_status_t s =
-        output ? nnb_output_info(&g->model, index, &t) : nnb_input_info(&g->model, index, &t);
-    if (s != NNB_OK) return map_status(s);
-    memset(info, 0, sizeof *info);
-    info->type = (uint8_t)t.type;
-    info->rank = t.rank > RT_NN_MAX_DIMS ? RT_NN_MAX_DIMS : t.rank;
-    uint32_t count = 1;
-    for (uint32_t i = 0; i < info->rank; i++) {
-        info->dims[i] = (uint32_t)t.dims[i];
-        count *= (uint32_t)t.dims[i];
-    }
-    info->scale = t.scale;
-    info->zero_point = t.zero_point;
-    info->count = count;
-    info->bytes = (uint32_t)t.bytes;
-    return RT_NN_SUCCESS;
+    return rt_nn_nnb_io_info(&g->model, output, index, info);
 }
 
 } // extern "C"
