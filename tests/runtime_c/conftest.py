@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -9,6 +10,8 @@ import pytest
 
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
+from build_tools.protocol.client import DeviceClient
+from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target, load_target, with_runtime
 
 TOOLS = ("cmake", "wasm2c", "clang-19", "cc")
@@ -46,3 +49,25 @@ def posix_wamr_target(posix_target: Target) -> Target:
 def posix_wamr_runtime(posix_wamr_target: Target) -> Iterator[RuntimeImage]:
     require_tools()
     yield CMakeBuilder().build(posix_wamr_target)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def device(posix_runtime: RuntimeImage) -> Iterator[DeviceClient]:
+    """A protocol client on a fresh posix runtime process; the process must end cleanly."""
+    stream = ProcessStream([str(posix_runtime.binary)])
+    client = DeviceClient(stream, "posix")
+    try:
+        client.hello()
+        yield client
+    finally:
+        stream.close()
+        assert stream.poll() == 0, stream.stderr_text()
+        assert not alive(stream.pid) or stream.poll() is not None

@@ -5,29 +5,12 @@ instance keeps working."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
-import pytest
-
-from build_tools.firmware import RuntimeImage
 from build_tools.protocol.client import DeviceClient
 from build_tools.protocol.messages import Kind
-from build_tools.protocol.streams import ProcessStream
 from tests.nn_builtin import tflite_gen
 
 SUCCESS, UNSUPPORTED_OPERATION = 0, 6
-
-
-@pytest.fixture
-def device(posix_runtime: RuntimeImage) -> Iterator[DeviceClient]:
-    stream = ProcessStream([str(posix_runtime.binary)])
-    client = DeviceClient(stream, "posix")
-    try:
-        client.hello()
-        yield client
-    finally:
-        stream.close()
-        assert stream.poll() == 0, stream.stderr_text()
 
 
 def test_float_model_is_unsupported_on_the_builtin_backend(device: DeviceClient) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import struct
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,30 +11,10 @@ from build_tools.protocol.client import DeviceClient, DeviceRequestError
 from build_tools.protocol.messages import CallOutcome, Kind, Status
 from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target
+from tests.runtime_c.conftest import alive
 
 INVALID_ARGUMENT = 1
 NOT_FOUND = 8
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.fixture
-def device(posix_runtime: RuntimeImage) -> Iterator[DeviceClient]:
-    stream = ProcessStream([str(posix_runtime.binary)])
-    client = DeviceClient(stream, "posix")
-    try:
-        client.hello()
-        yield client
-    finally:
-        stream.close()
-        assert stream.poll() == 0, stream.stderr_text()
-        assert not _alive(stream.pid) or stream.poll() is not None
 
 
 def test_hello_reports_the_target(device: DeviceClient, posix_target: Target) -> None:
@@ -129,7 +107,7 @@ def test_runtime_exits_when_the_link_closes(posix_runtime: RuntimeImage) -> None
     pid = stream.pid
     stream.close(wait=5.0)
     assert stream.poll() == 0
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def test_image_pixels_are_heap_accounted_shared_by_views_and_freed_with_the_instance(
