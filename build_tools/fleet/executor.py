@@ -45,6 +45,27 @@ class InstanceStats:
         self.total_us += elapsed_us
         self.max_us = max(self.max_us, elapsed_us)
 
+    def call_result(self, r: Any) -> dict[str, Any]:
+        """Records a call outcome (status, elapsed_us, value, message) and returns it as JSON."""
+        self.record(r.elapsed_us, r.status == "ok")
+        out: dict[str, Any] = {"status": r.status, "elapsed_us": r.elapsed_us}
+        if r.status == "ok":
+            out["value"] = r.value
+        else:
+            out["message"] = r.message
+        return out
+
+    def telemetry(self, name: str) -> dict[str, Any]:
+        """EVP telemetry entries `<name>/calls`, `/errors`, `/latency_us`."""
+        return {
+            f"{name}/calls": self.calls,
+            f"{name}/errors": self.errors,
+            f"{name}/latency_us": {
+                "mean": self.total_us // self.calls if self.calls else 0,
+                "max": self.max_us,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
@@ -115,26 +136,14 @@ class HostExecutor:
             return {"status": "error", "message": f"no instance {instance!r}"}
         with self._lock:
             r = running.instance.call(export, args)
-        running.stats.record(r.elapsed_us, r.status == "ok")
-        out: dict[str, Any] = {"status": r.status, "elapsed_us": r.elapsed_us}
-        if r.status == "ok":
-            out["value"] = r.value
-        else:
-            out["message"] = r.message
-        return out
+        return running.stats.call_result(r)
 
     def telemetry(self) -> dict[str, Any]:
         """EVP telemetry entries `<instance>/<key>`: calls, errors, latency, memory."""
         out: dict[str, Any] = {}
         for name, r in self._instances.items():
-            st = r.stats
             mem = r.instance.memory_view(r.instance.store)
-            out[f"{name}/calls"] = st.calls
-            out[f"{name}/errors"] = st.errors
-            out[f"{name}/latency_us"] = {
-                "mean": st.total_us // st.calls if st.calls else 0,
-                "max": st.max_us,
-            }
+            out.update(r.stats.telemetry(name))
             out[f"{name}/memory_bytes"] = mem.size if mem is not None else 0
         return out
 

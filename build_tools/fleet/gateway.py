@@ -59,24 +59,12 @@ class DutExecutor:
         except DeviceError as e:
             remote.stats.record(0, False)
             return {"status": "error", "message": str(e)}
-        remote.stats.record(r.elapsed_us, r.status == "ok")
-        out: dict[str, Any] = {"status": r.status, "elapsed_us": r.elapsed_us}
-        if r.status == "ok":
-            out["value"] = r.value
-        else:
-            out["message"] = r.message
-        return out
+        return remote.stats.call_result(r)
 
     def telemetry(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, r in self._instances.items():
-            st = r.stats
-            out[f"{name}/calls"] = st.calls
-            out[f"{name}/errors"] = st.errors
-            out[f"{name}/latency_us"] = {
-                "mean": st.total_us // st.calls if st.calls else 0,
-                "max": st.max_us,
-            }
+            out.update(r.stats.telemetry(name))
         try:
             with self.lock:
                 stats = self.dut.stats()
