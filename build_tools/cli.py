@@ -8,9 +8,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from edge_runtime.errors import EdgeRuntimeError
+
 from . import __version__, third_party
 from .commands import all_commands
-from .errors import BuildToolsError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         os.environ[third_party.ENV_DIR] = str(args.third_party_dir)
     try:
         return int(args.handler.run(args))
-    except BuildToolsError as e:
+    except EdgeRuntimeError as e:
         if args.verbose:
             log.exception("failed")
         print(f"error: {e}", file=sys.stderr)

@@ -1,16 +1,14 @@
-"""The one exception family for failures that are not bugs: bad input, missing tools, devices."""
+"""The toolchain's failures: the runtime's family (`edge_runtime.errors`: devices, models,
+guests, the ABI table) extended by what only the tools raise. `cli.py` maps the whole family
+(`EdgeRuntimeError`) to exit code 2."""
 
 from __future__ import annotations
 
+from edge_runtime.errors import EdgeRuntimeError
 
-class BuildToolsError(Exception):
-    """A user-facing failure: printed as one line (plus a hint), exit code 2."""
 
-    exit_code = 2
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+class BuildToolsError(EdgeRuntimeError):
+    """A user-facing failure of the tools: printed as one line (plus a hint), exit code 2."""
 
 
 class TargetError(BuildToolsError):
@@ -19,19 +17,3 @@ class TargetError(BuildToolsError):
 
 class ToolchainError(BuildToolsError):
     """An external tool is missing or failed."""
-
-
-class GuestRejected(BuildToolsError):
-    """A compiled guest failed validation or imports something outside the allow-list."""
-
-
-class DeviceError(BuildToolsError):
-    """A device (process, emulator, board, remote host) failed or timed out."""
-
-
-class ModelError(BuildToolsError):
-    """A model could not be loaded by a backend (names backend, model and reason)."""
-
-
-class AbiTableError(BuildToolsError):
-    """The ABI import table (build_tools/abi/imports.toml) is malformed (names entry and field)."""

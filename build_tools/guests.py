@@ -16,13 +16,14 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edge_runtime.guest_abi import check_imports
+from edge_runtime.wasm_binary import read_module_info
+
 from .buildlock import atomic_write, locked_build
 from .errors import TargetError
-from .guest_abi import check_imports
 from .paths import build_root, repo_root
 from .targets import Target
 from .toolchains import wabt, wasi_clang
-from .wasm_binary import read_module_info
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .protocol.framing import Frame, FrameError, cobs_decode, parse_body
-from .protocol.messages import MsgType, Status, unpack_hello
+from edge_runtime.protocol.framing import Frame, FrameError, cobs_decode, parse_body
+from edge_runtime.protocol.messages import MsgType, Status, unpack_hello
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_runtime.abi import load_table
+
 from . import tflm_ops
-from .abi import c_glue, load_table
+from .abi import c_glue
 from .errors import BuildToolsError, ToolchainError
 from .guests import BuildResult, GuestEntry
 from .paths import find_model, repo_root, shared_root

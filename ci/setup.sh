@@ -28,11 +28,12 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# Re-install only when pyproject.toml changed since the last successful install.
+# Both projects, editable: the runtime (runtime_py/, what a device runs) and the tools that depend
+# on it. Re-install only when a pyproject.toml changed since the last successful install.
 stamp=.venv/.build_tools-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ runtime_py/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ./runtime_py -e ".[dev]"
   touch "$stamp"
 fi
 
@@ -41,15 +42,18 @@ fi
 # (a platform without a tflite-runtime wheel; ci/test.sh needs it).
 TFLRT=.venv-tflite-runtime
 tflrt_stamp=$TFLRT/.build_tools-installed
-if [ "${SKIP_TFLITE_RUNTIME_ENV:-}" = "" ] && { [ ! -f "$tflrt_stamp" ] || [ pyproject.toml -nt "$tflrt_stamp" ]; }; then
+if [ "${SKIP_TFLITE_RUNTIME_ENV:-}" = "" ] && { [ ! -f "$tflrt_stamp" ] || [ pyproject.toml -nt "$tflrt_stamp" ] || [ runtime_py/pyproject.toml -nt "$tflrt_stamp" ]; }; then
   [ -x $TFLRT/bin/python ] || "$PY" -m venv $TFLRT
   mapfile -t tflrt_reqs < <("$PY" - <<'PYEOF'
 import re, tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))
+rt = tomllib.load(open("runtime_py/pyproject.toml", "rb"))["project"]
 env = p["tool"]["build_tools"]["tflite-runtime-env"]
 name = lambda req: re.split(r"[=<>!~;\[ ]", req, maxsplit=1)[0].strip().lower()
-drop = {name(d) for d in env["drop"]}
-for req in p["project"]["dependencies"]:
+drop = {name(d) for d in env["drop"]} | {rt["name"]}
+reqs = p["project"]["dependencies"] + rt["dependencies"]
+reqs += [r for extra in rt.get("optional-dependencies", {}).values() for r in extra]
+for req in reqs:
     if name(req) not in drop:
         print(req)
 for req in env["add"]:
@@ -58,7 +62,7 @@ PYEOF
 )
   $TFLRT/bin/python -m pip install -q --upgrade pip
   $TFLRT/bin/python -m pip install -q "${tflrt_reqs[@]}"
-  $TFLRT/bin/python -m pip install -q --no-deps -e .
+  $TFLRT/bin/python -m pip install -q --no-deps -e ./runtime_py -e .
   touch "$tflrt_stamp"
 fi
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from build_tools.devices.base import Dut
 from build_tools.paths import repo_root
-from build_tools.protocol.client import DeviceClient, DeviceRequestError
-from build_tools.protocol.messages import Kind, MsgType, Status, pack_put_begin, pack_put_chunk
 from build_tools.toolchains import wabt
+from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
+from edge_runtime.protocol.messages import Kind, MsgType, Status, pack_put_begin, pack_put_chunk
 
 WITX_WAT = repo_root() / "guests" / "wat" / "witx_infer.wat"
 MODEL = "hello_world_int8"

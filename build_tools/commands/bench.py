@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from build_tools.host_bench import BENCH_MODELS, run_bench
+
 from ..conformance.suite import target_guests
 from ..devices.host import runtime_for
 from ..errors import BuildToolsError
-from ..host.bench import BENCH_MODELS, run_bench
 from . import Command
 from .run import add_host_options, device_options, selected_target
 

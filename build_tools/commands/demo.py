@@ -16,6 +16,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from edge_runtime.errors import EdgeRuntimeError
+
 from ..conformance.inputs import bmp_gray_int8, shared_file
 from ..devices.base import Dut, open_device
 from ..errors import BuildToolsError
@@ -146,7 +148,7 @@ def run_plates(targets: list[Target], count: int) -> int:
         try:
             with open_device(t) as dut:
                 r = reader.run_reactor(dut, wasm["plates"], plates)
-        except BuildToolsError as e:
+        except EdgeRuntimeError as e:
             rows.append(f"{t.name + ' plates guest':<32}error: {e}")
             failed = True
             continue
@@ -207,7 +209,7 @@ class DemoCommand(Command):
             print(f"{t.name}: built {len(guests.guests)} guests; running the demo ...", flush=True)
             try:
                 columns[t.name] = run_demo_on(t, guests)
-            except BuildToolsError as e:
+            except EdgeRuntimeError as e:
                 failed = True
                 columns[t.name] = {"error": str(e)}
         labels: list[str] = []

@@ -81,8 +81,9 @@ class DeployCommand(Command):
         parser.add_argument("--json", action="store_true")
 
     def run(self, args: argparse.Namespace) -> int:
+        from edge_runtime.fleet.mqtt import parse_broker
+
         from ..fleet import deploy
-        from ..fleet.mqtt import parse_broker
         from ..toolchains.ssh import SshSession, parse_host
 
         target = load_target(args.target)

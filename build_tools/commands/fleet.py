@@ -169,7 +169,8 @@ class FleetCommand(Command):
         return 0
 
     def _broker(self, args: argparse.Namespace) -> int:
-        from ..fleet.mqtt import parse_broker
+        from edge_runtime.fleet.mqtt import parse_broker
+
         from ..fleet.operator import OPERATOR
         from ..fleet.pki import CertificateAuthority
         from ..toolchains.mosquitto import Broker, BrokerConfig, render_acl
@@ -208,7 +209,8 @@ class FleetCommand(Command):
         return 0
 
     def _endpoint(self, args: argparse.Namespace) -> Any:
-        from ..fleet.mqtt import parse_broker
+        from edge_runtime.fleet.mqtt import parse_broker
+
         from ..fleet.operator import operator_endpoint
 
         host, port = parse_broker(args.broker)

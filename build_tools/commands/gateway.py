@@ -25,8 +25,9 @@ class GatewayCommand(Command):
         add_runtime_selection(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        from edge_runtime.fleet.agent import Agent, AgentConfig
+
         from ..devices.base import open_device
-        from ..fleet.agent import Agent, AgentConfig
         from ..fleet.gateway import DutExecutor
 
         target = selected_target(args)

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.framing import Frame, encode_frame
+from edge_runtime.protocol.messages import MsgType
+from edge_runtime.protocol.streams import open_url
+
 from .. import firmware
-from ..errors import DeviceError
 from ..monitor import FrameEvent, StreamSplitter, Symbolizer, TextLine, describe_frame
-from ..protocol.framing import Frame, encode_frame
-from ..protocol.messages import MsgType
-from ..protocol.streams import open_url
 from ..targets import Target, load_target
 from . import Command
 

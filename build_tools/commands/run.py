@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.host.models import parse_model_option
+
 from ..devices.base import CallOutcome, open_device, supported_cli_options
 from ..errors import BuildToolsError
 from ..guests import build_guests
-from ..host.models import parse_model_option
 from ..targets import ENGINES, NN_BACKENDS, Target, load_target, with_runtime
 from . import Command
 
@@ -255,9 +256,10 @@ def report(outcome: CallOutcome, export: str) -> int:
 
 
 def run_deployment(args: argparse.Namespace) -> int:
-    from ..deployment import load_deployment
+    from edge_runtime.deployment import load_deployment
+    from edge_runtime.host.pipeline import Pipeline, PipelineEvent
+
     from ..devices.host import runtime_for
-    from ..host.pipeline import Pipeline, PipelineEvent
 
     target = selected_target(args)
     if target.runtime.kind != "python-host":

@@ -97,7 +97,7 @@ COMPARE_OPS = (">", "<", "==", "!=", ">=")
 
 def nn_error_codes() -> dict[str, int]:
     """wasi-nn error names as the ABI spells them (`not_found`) -> code (docs/abi.md)."""
-    from ..host.wasi_nn import NnError
+    from edge_runtime.host.wasi_nn import NnError
 
     return {e.name.lower(): int(e) for e in NnError}
 

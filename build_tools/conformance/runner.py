@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.errors import DeviceError
+
 from ..devices.base import CallOutcome, DeviceInfo, Dut
-from ..errors import DeviceError
 from .cases import Case
 from .image_ref import FORMATS, RefImage, apply, random_pixels, tensor_int8
 from .inputs import (

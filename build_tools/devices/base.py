@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DeviceError
+from edge_runtime.errors import DeviceError
+
 from ..targets import Target
 
 log = logging.getLogger(__name__)

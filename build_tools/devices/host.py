@@ -6,9 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError
-from ..host.models import ModelRegistry
-from ..host.runtime import GuestError, HostInstance, HostLimits, HostRuntime
+from edge_runtime.errors import DeviceError
+from edge_runtime.host.models import ModelRegistry
+from edge_runtime.host.runtime import GuestError, HostInstance, HostLimits, HostRuntime
+
+from ..paths import find_model
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, Dut, register_device
 
@@ -23,7 +25,7 @@ def runtime_for(target: Target, options: dict[str, Any]) -> HostRuntime:
     if models_dir is not None:
         registry = ModelRegistry.from_directory(Path(models_dir))
     else:
-        registry = ModelRegistry.for_names(list(target.guests.models))
+        registry = ModelRegistry.for_names(list(target.guests.models), find_model)
     for name, path in options.get("models", ()):
         registry.add(name, Path(path))
     lim = target.limits

@@ -17,11 +17,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError
-from ..protocol.client import DeviceClient, DeviceRequestError
-from ..protocol.messages import MAX_ARGS, HelloInfo, Kind
-from ..protocol.messages import CallOutcome as WireOutcome
-from ..protocol.streams import ProcessStream
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
+from edge_runtime.protocol.messages import MAX_ARGS, HelloInfo, Kind
+from edge_runtime.protocol.messages import CallOutcome as WireOutcome
+from edge_runtime.protocol.streams import ProcessStream
+
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, DeviceStats, Dut, NotSupported, register_device
 

@@ -19,8 +19,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError
-from ..protocol.client import DeviceClient, last_printed_line
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.client import DeviceClient, last_printed_line
+
 from ..targets import Target
 from .base import register_device
 from .posix import PosixDut, runtime_binary
@@ -53,7 +54,7 @@ class SerialDut(PosixDut):
         return str(port)
 
     def _connect(self, url: str, session: QemuSession | None = None) -> None:
-        from ..protocol.streams import open_url
+        from edge_runtime.protocol.streams import open_url
 
         try:
             stream = (

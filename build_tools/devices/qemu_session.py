@@ -16,8 +16,9 @@ from types import TracebackType
 
 import serial
 
-from ..errors import DeviceError
-from ..protocol.streams import ByteStream, open_url
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.streams import ByteStream, open_url
+
 from ..toolchains import qemu
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ A release is named by the hash of its contents (the project wheel's files, the d
 wheels, guests, models, TLS files, agent config), so deploying the same thing twice changes
 nothing, and any change makes a new release beside the old ones. Steps on the device:
 upload to `releases/<id>.partial/`, create its venv, install, rename to `releases/<id>/` (until
-then nothing the device runs has changed), then `python -m build_tools.fleet.device activate`
+then nothing the device runs has changed), then `python -m edge_runtime.fleet.device activate`
 (detached from the SSH session) switches `current`, restarts the service and waits for the agent
 to report the new release; if it does not, the device switches back by itself.
 
@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildToolsError, DeviceError
+from edge_runtime.errors import DeviceError
+
+from ..errors import BuildToolsError
 from ..guests import build_guests
 from ..paths import build_root, repo_root, shared_root
 from ..targets import Target
@@ -113,7 +115,7 @@ class Plan:
 def device_requirements(backend: str) -> list[str]:
     """The device's share of the project's pinned dependencies (one source: pyproject.toml)."""
     wanted = set(DEVICE_PACKAGES) | set(BACKEND_PACKAGES.get(backend, ()))
-    reqs = importlib.metadata.requires("build_tools") or []
+    reqs = importlib.metadata.requires("edge-runtime") or []
     out = []
     for text in reqs:
         name = re.split(r"[\s=<>!~;\[]", text, maxsplit=1)[0].lower()
@@ -122,31 +124,35 @@ def device_requirements(backend: str) -> list[str]:
     return sorted(out)
 
 
+RUNTIME_PROJECT = "runtime_py"  # what a device runs: the edge_runtime package, no build_tools
+
+
 def _source_key() -> str:
-    """A hash of what goes into the wheel (pyproject.toml and the package's files)."""
-    root = repo_root()
+    """A hash of what goes into the runtime wheel (its pyproject.toml and the package's files)."""
+    root = repo_root() / RUNTIME_PROJECT
     h = hashlib.sha256((root / "pyproject.toml").read_bytes())
-    for p in sorted((root / "build_tools").rglob("*")):
+    for p in sorted((root / "edge_runtime").rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts:
             h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 
 def build_wheel() -> bytes:
-    """The project wheel (pure Python), built once per source state into build/deploy/."""
+    """The runtime wheel (pure Python), built once per source state into build/deploy/."""
     out = build_root() / "deploy" / "wheel" / _source_key()
-    wheels = sorted(out.glob("build_tools-*.whl"))
+    wheels = sorted(out.glob("edge_runtime-*.whl"))
     if not wheels:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             run_local(
-                pip.wheel_argv(sys.executable, repo_root(), Path(tmp)), "building the project wheel"
+                pip.wheel_argv(sys.executable, repo_root() / RUNTIME_PROJECT, Path(tmp)),
+                "building the runtime wheel",
             )
-            for p in Path(tmp).glob("build_tools-*.whl"):
+            for p in Path(tmp).glob("edge_runtime-*.whl"):
                 os.replace(p, out / p.name)
-        wheels = sorted(out.glob("build_tools-*.whl"))
+        wheels = sorted(out.glob("edge_runtime-*.whl"))
     if not wheels:
-        raise BuildToolsError("building the project wheel produced no build_tools-*.whl")
+        raise BuildToolsError("building the runtime wheel produced no edge_runtime-*.whl")
     return wheels[-1].read_bytes()
 
 
@@ -220,7 +226,9 @@ def make_plan(
         )
     files: list[ReleaseFile] = []
     wheel = build_wheel()
-    wheel_name = f"wheels/build_tools-{importlib.metadata.version('build_tools')}-py3-none-any.whl"
+    wheel_name = (
+        f"wheels/edge_runtime-{importlib.metadata.version('edge-runtime')}-py3-none-any.whl"
+    )
     files.append(ReleaseFile(wheel_name, wheel))
     if wheelhouse is not None:
         found = sorted(wheelhouse.glob("*.whl"))
@@ -311,7 +319,7 @@ def _device_step(
     run_dir = f"{plan_root}/run"
     log_file = remote_command([f"{run_dir}/{token}.log"])
     cmd = remote_command(
-        [python, "-m", "build_tools.fleet.device", *argv, "--root", plan_root, "--result", token]
+        [python, "-m", "edge_runtime.fleet.device", *argv, "--root", plan_root, "--result", token]
     )
     _, out, _ = s.run(
         f"mkdir -p {remote_command([run_dir])} && (setsid nohup {cmd} > {log_file} 2>&1 < /dev/null & echo $!)",

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..deployment import Deployment
+from edge_runtime.deployment import Deployment
+from edge_runtime.errors import DeviceError
+from edge_runtime.fleet.executor import ExecutorError, InstanceStats
+
 from ..devices.base import Dut
-from ..errors import DeviceError
-from .executor import ExecutorError, InstanceStats
 
 
 @dataclass

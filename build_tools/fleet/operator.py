@@ -17,10 +17,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ..deployment import parse_deployment
-from ..errors import BuildToolsError, DeviceError
-from . import topics
-from .mqtt import Endpoint, close_client, make_client
+from edge_runtime.deployment import parse_deployment
+from edge_runtime.errors import DeviceError
+from edge_runtime.fleet import topics
+from edge_runtime.fleet.mqtt import Endpoint, close_client, make_client
+
+from ..errors import BuildToolsError
 from .pki import CertificateAuthority
 
 OPERATOR = "operator"

@@ -249,12 +249,3 @@ def _general_name(host: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         return x509.DNSName(host)
-
-
-def common_name(cert_pem: bytes) -> str:
-    """The CN of a PEM certificate: a device's id."""
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not attrs:
-        raise PkiError("certificate has no common name (CN): cannot tell the device id")
-    return str(attrs[0].value)

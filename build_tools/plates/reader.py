@@ -98,10 +98,11 @@ def run_pipeline(
 ) -> Readout:
     """The EVP deployment on the Python host, one frame after another as fast as it takes
     them (backpressure paces the injection)."""
-    from ..deployment import parse_deployment
+    from edge_runtime.deployment import parse_deployment
+    from edge_runtime.host.evp import SendOutcome
+    from edge_runtime.host.pipeline import Pipeline, PipelineEvent
+
     from ..devices.host import runtime_for
-    from ..host.evp import SendOutcome
-    from ..host.pipeline import Pipeline, PipelineEvent
     from ..targets import load_target
 
     deployment = parse_deployment(json.dumps(manifest(modules)), "plate reader manifest")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import DeviceError
+from edge_runtime.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import paramiko
 
-from ..errors import DeviceError
+from edge_runtime.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from build_tools import third_party
-from build_tools.abi import AbiTable, c_glue, load_table, parse_table
+from build_tools.abi import c_glue
 from build_tools.render import render_to
 from build_tools.runtime_c import runtime_dir
 from build_tools.targets import load_target
 from build_tools.toolchains import wabt
+from edge_runtime.abi import AbiTable, load_table, parse_table
 
 STRICT = ["-Wall", "-Wextra", "-Werror", "-fsyntax-only"]
 

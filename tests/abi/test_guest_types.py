@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 import wasmtime
 
-from build_tools.errors import GuestRejected
-from build_tools.guest_abi import check_imports
-from build_tools.host.models import ModelRegistry
-from build_tools.host.runtime import GuestError, HostLimits, HostRuntime
-from build_tools.wasm_binary import FuncType, read_module_info
+from edge_runtime.errors import GuestRejected
+from edge_runtime.guest_abi import check_imports
+from edge_runtime.host.models import ModelRegistry
+from edge_runtime.host.runtime import GuestError, HostLimits, HostRuntime
+from edge_runtime.wasm_binary import FuncType, read_module_info
 
 # fd_seek's offset is i64 in the ABI; this guest declares it i32.
 WRONG = """

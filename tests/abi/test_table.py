@@ -1,4 +1,4 @@
-"""The ABI table (build_tools/abi/imports.toml): it agrees with docs/abi.md, its loader refuses
+"""The ABI table (runtime_py/edge_runtime/abi/imports.toml): it agrees with docs/abi.md, its loader refuses
 malformed entries naming them, and everything derived from it covers exactly its imports."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from build_tools.abi import AbiTable, Function, load_table, parse_table
-from build_tools.errors import AbiTableError
-from build_tools.guest_abi import ALLOWED_IMPORTS
-from build_tools.host import evp, image, wasi, wasi_nn, wasi_nn_legacy
 from build_tools.paths import repo_root
 from build_tools.runtime_c import IMPORT_STRUCTS
+from edge_runtime.abi import TABLE, AbiTable, Function, load_table, parse_table
+from edge_runtime.errors import AbiTableError
+from edge_runtime.guest_abi import ALLOWED_IMPORTS
+from edge_runtime.host import evp, image, wasi, wasi_nn, wasi_nn_legacy
 
 _SECTION = re.compile(r"^## (?P<num>\d+)\. `(?P<module>[^`]+)`", re.M)
 _PARAM = re.compile(r"^(?P<name>\w+)(?: \((?P<type>i32|i64)\))?$")
@@ -67,7 +67,7 @@ def test_doc_lists_exactly_the_table() -> None:
 def test_doc_parser_sees_a_disagreement() -> None:
     """The comparison above can fail: a table with one parameter renamed differs from the doc."""
     table = load_table()
-    text = (repo_root() / "build_tools" / "abi" / "imports.toml").read_text()
+    text = TABLE.read_text()
     changed = parse_table(text.replace('"bytes_written_out_ptr: i32"', '"written: i32"'))
     nn = changed.module("wasi_ephemeral_nn")
     assert nn is not None
@@ -98,7 +98,7 @@ def test_allow_list_and_import_structs_are_the_table() -> None:
     ]
 
 
-# The Python host's implementation object per module (build_tools/host/runtime.py).
+# The Python host's implementation object per module (runtime_py/edge_runtime/host/runtime.py).
 HOST_CLASSES = {
     "wasi_ephemeral_nn": wasi_nn.WasiNn,
     "wasi_nn": wasi_nn_legacy.WasiNnLegacy,

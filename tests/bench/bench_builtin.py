@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from build_tools.host.backends import builtin
-from build_tools.host.backends.base import BackendError
-from build_tools.host.backends.litert import LiteRTBackend
 from build_tools.paths import shared_root
+from edge_runtime.host.backends import builtin
+from edge_runtime.host.backends.base import BackendError
+from edge_runtime.host.backends.litert import LiteRTBackend
 
 MODELS = {
     "VWW": "vww_96_int8",

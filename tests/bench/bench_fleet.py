@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: make `tests` and `build_tools` importable
     sys.path.insert(0, str(ROOT))
 
-from build_tools.fleet import operator, topics  # noqa: E402
+from build_tools.fleet import operator  # noqa: E402
 from build_tools.fleet.operator import deployment_id_of  # noqa: E402
 from build_tools.fleet.pki import CertificateAuthority  # noqa: E402
 from build_tools.guests import build_evp_modules  # noqa: E402
 from build_tools.targets import load_target  # noqa: E402
 from build_tools.toolchains.mosquitto import Broker, BrokerConfig, render_acl  # noqa: E402
+from edge_runtime.fleet import topics  # noqa: E402
 from tests.deployment.conftest import manifest  # noqa: E402
 from tests.fleet.conftest import AgentProcess, adder_wasm, free_port, manifest_for  # noqa: E402
 

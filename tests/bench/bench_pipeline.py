@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from build_tools.deployment import parse_deployment
 from build_tools.devices.host import runtime_for
 from build_tools.guests import build_evp_modules, build_guests
-from build_tools.host.pipeline import Pipeline
 from build_tools.targets import load_target
+from edge_runtime.deployment import parse_deployment
+from edge_runtime.host.pipeline import Pipeline
 
 
 def _module(path: Path) -> dict[str, str]:

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: make `tests` and `build_tools` importable
     sys.path.insert(0, str(ROOT))
 
-from build_tools.protocol import DeviceClient, ProcessStream  # noqa: E402
-from build_tools.protocol.messages import Kind  # noqa: E402
+from edge_runtime.protocol import DeviceClient, ProcessStream  # noqa: E402
+from edge_runtime.protocol.messages import Kind  # noqa: E402
 from tests.protocol.builds import build_variant  # noqa: E402
 
 UPLOAD = 300_000

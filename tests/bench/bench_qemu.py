@@ -38,9 +38,9 @@ from build_tools.devices.qemu_session import QemuSession
 from build_tools.firmware.cmake import CMakeBuilder, build_protocol_firmware
 from build_tools.footprint import by_component, image_usage
 from build_tools.paths import shared_root
-from build_tools.protocol import DeviceClient
-from build_tools.protocol.messages import Kind
 from build_tools.targets import load_target, with_runtime
+from edge_runtime.protocol import DeviceClient
+from edge_runtime.protocol.messages import Kind
 
 C3_HZ = 160e6
 TFLM_C3_PERSON_MS = {"ESP-NN": 426, "reference kernels": 3355}

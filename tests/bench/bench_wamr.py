@@ -32,11 +32,11 @@ from build_tools.firmware.cmake import CMakeBuilder
 from build_tools.footprint import by_component
 from build_tools.guests import build_guests
 from build_tools.paths import build_root, repo_root
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.messages import Kind
-from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target, load_target, with_runtime
 from build_tools.toolchains import wabt
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.messages import Kind
+from edge_runtime.protocol.streams import ProcessStream
 from tests.bench.bench_wasm2c import GUEST, bench_target
 
 RUNTIMES = (

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from build_tools.firmware.cmake import CMakeBuilder
 from build_tools.paths import build_root, repo_root
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target, load_target
 from build_tools.toolchains import runner
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.streams import ProcessStream
 
 log = logging.getLogger(__name__)
 

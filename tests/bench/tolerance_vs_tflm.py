@@ -17,9 +17,9 @@ import numpy as np
 
 from build_tools.conformance.inputs import synthetic_int8
 from build_tools.conformance.oracle import TflmOracle
-from build_tools.host.backends import get_backend
-from build_tools.host.backends.base import BackendError
 from build_tools.paths import shared_root
+from edge_runtime.host.backends import get_backend
+from edge_runtime.host.backends.base import BackendError
 
 
 def measure(backend_name: str, seeds: int) -> dict[str, object]:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from build_tools.deployment import Deployment, parse_deployment
 from build_tools.devices.host import runtime_for
 from build_tools.guests import build_evp_modules
-from build_tools.host.pipeline import Pipeline, PipelineEvent
-from build_tools.host.runtime import HostRuntime
 from build_tools.targets import load_target
+from edge_runtime.deployment import Deployment, parse_deployment
+from edge_runtime.host.pipeline import Pipeline, PipelineEvent
+from edge_runtime.host.runtime import HostRuntime
 
 MANIFESTS = Path(__file__).parent / "manifests"
 

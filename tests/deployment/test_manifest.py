@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.deployment import DeploymentError, load_deployment, parse_deployment
-from build_tools.deployment.validate import schema
+from edge_runtime.deployment import DeploymentError, load_deployment, parse_deployment
+from edge_runtime.deployment.validate import schema
 from tests.deployment.conftest import MANIFESTS
 
 BAD = {

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.deployment import DeploymentError, load_deployment
 from build_tools.devices.host import HostDut
-from build_tools.errors import DeviceError
-from build_tools.host.pipeline import Pipeline
-from build_tools.host.runtime import HostRuntime
 from build_tools.targets import load_target
+from edge_runtime.deployment import DeploymentError, load_deployment
+from edge_runtime.errors import DeviceError
+from edge_runtime.host.pipeline import Pipeline
+from edge_runtime.host.runtime import HostRuntime
 from tests.deployment.conftest import MANIFESTS, RunPipeline, deployment_of, manifest
 
 SRC, SINK = "evp_source", "evp_sink"

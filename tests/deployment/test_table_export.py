@@ -7,7 +7,7 @@ from pathlib import Path
 import wasmtime
 
 from build_tools.toolchains import wabt
-from build_tools.wasm_binary import TABLE_EXPORT, read_module_info, with_table_export
+from edge_runtime.wasm_binary import TABLE_EXPORT, read_module_info, with_table_export
 
 WAT = """(module
   (type $t (func (param i32) (result i32)))

@@ -15,9 +15,9 @@ from build_tools.cli import run
 from build_tools.devices.qemu_session import QemuSession
 from build_tools.firmware import require_builder
 from build_tools.monitor import FrameEvent, StreamSplitter, Symbolizer, TextLine, describe_frame
-from build_tools.protocol.framing import Frame, encode_frame
-from build_tools.protocol.messages import MsgType
 from build_tools.targets import load_target
+from edge_runtime.protocol.framing import Frame, encode_frame
+from edge_runtime.protocol.messages import MsgType
 
 from ..qemu.conftest import no_leftover_qemu, require_tools  # noqa: F401  (autouse guard)
 

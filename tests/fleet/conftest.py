@@ -1,5 +1,5 @@
 """Fleet fixtures: a throwaway CA, a real mosquitto with a mutual-TLS listener on loopback, and
-device agents as real processes (`python -m build_tools.fleet.agent`)."""
+device agents as real processes (`python -m edge_runtime.fleet.agent`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import pytest
 import wasmtime
 
 from build_tools.fleet import operator
-from build_tools.fleet.mqtt import Endpoint
 from build_tools.fleet.pki import CertificateAuthority
 from build_tools.toolchains.mosquitto import Broker, BrokerConfig, render_acl
+from edge_runtime.fleet.mqtt import Endpoint
 
 
 def free_port() -> int:
@@ -96,7 +96,7 @@ class AgentProcess:
         name: str,
         port: int,
         home: Path,
-        command: tuple[str, ...] = ("-m", "build_tools.fleet.agent"),
+        command: tuple[str, ...] = ("-m", "edge_runtime.fleet.agent"),
         executor: str = "exports",
         **agent: Any,
     ) -> None:

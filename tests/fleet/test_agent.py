@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from build_tools.fleet import operator, topics
-from build_tools.fleet.mqtt import close_client, make_client
+from build_tools.fleet import operator
 from build_tools.fleet.operator import deployment_id_of
 from build_tools.fleet.pki import CertificateAuthority
+from edge_runtime.fleet import topics
+from edge_runtime.fleet.mqtt import close_client, make_client
 
 from .conftest import RunningBroker, adder_wasm, manifest_for
 

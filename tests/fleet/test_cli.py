@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from build_tools.cli import run as cli_run
-from build_tools.fleet.pki import CertificateAuthority, common_name
+from build_tools.fleet.pki import CertificateAuthority
+from edge_runtime.fleet.mqtt import common_name
 
 from .conftest import RunningBroker, adder_wasm, manifest_for
 

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from build_tools.fleet import operator, topics
+from build_tools.fleet import operator
 from build_tools.fleet.pki import CertificateAuthority
 from build_tools.guests import build_evp_modules
 from build_tools.targets import load_target
+from edge_runtime.fleet import topics
 from tests.deployment.conftest import manifest
 
 from .conftest import RunningBroker

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.errors import DeviceError
 from build_tools.fleet.operator import Session
-from build_tools.fleet.pki import CertificateAuthority, PkiError, common_name
+from build_tools.fleet.pki import CertificateAuthority, PkiError
+from edge_runtime.errors import DeviceError
+from edge_runtime.fleet.mqtt import common_name
 
 from .conftest import RunningBroker
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.errors import DeviceError
 from build_tools.fleet.deploy import device_requirements
 from build_tools.fleet.operator import deployment_id_of
-from build_tools.fleet.outbox import Outbox
-from build_tools.fleet.service import render_unit
 from build_tools.toolchains import pip
 from build_tools.toolchains.mosquitto import BrokerConfig, broker_argv, render_acl, render_config
 from build_tools.toolchains.ssh import SshHost, parse_host, remote_command
+from edge_runtime.errors import DeviceError
+from edge_runtime.fleet.outbox import Outbox
+from edge_runtime.fleet.service import render_unit
 
 
 def body(**over: object) -> dict[str, object]:
@@ -115,7 +115,7 @@ def test_broker_config_requires_client_certificates() -> None:
 def test_systemd_unit_runs_the_current_release() -> None:
     unit = render_unit(Path("/opt/bt"))
     assert (
-        "ExecStart=/opt/bt/current/venv/bin/python -m build_tools.fleet.agent --config /opt/bt/current/agent.toml"
+        "ExecStart=/opt/bt/current/venv/bin/python -m edge_runtime.fleet.agent --config /opt/bt/current/agent.toml"
         in unit
     )
     assert "Restart=always" in unit

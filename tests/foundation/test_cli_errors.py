@@ -11,8 +11,8 @@ import pytest
 from build_tools import cli
 from build_tools.devices.base import supported_cli_options
 from build_tools.devices.posix import PosixDut
-from build_tools.errors import DeviceError
 from build_tools.targets import load_target, load_targets_each
+from edge_runtime.errors import DeviceError
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID = Path(__file__).parent / "invalid_targets"

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 import build_tools.guests as guests
-from build_tools.errors import GuestRejected, TargetError
-from build_tools.guest_abi import ALLOWED_IMPORTS
+from build_tools.errors import TargetError
 from build_tools.targets import load_target
-from build_tools.wasm_binary import read_module_info
+from edge_runtime.errors import GuestRejected
+from edge_runtime.guest_abi import ALLOWED_IMPORTS
+from edge_runtime.wasm_binary import read_module_info
 
 pytestmark = pytest.mark.skipif(shutil.which("clang-19") is None, reason="clang-19 not installed")
 

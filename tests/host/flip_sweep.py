@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from build_tools.host.memory import GuestMemory
-    from build_tools.host.wasi_nn import WasiNn
+    from edge_runtime.host.memory import GuestMemory
+    from edge_runtime.host.wasi_nn import WasiNn
 
 MEMORY_BYTES = 4 << 20
 # Guest-memory layout of one flip: builder, out-pointers, dims, tensor struct, input, output.
@@ -45,8 +45,8 @@ def _run_flip(nn: object, mem: object, model: bytes) -> list[tuple[str, int]]:
     second context, whose outputs must be the same bytes (a model that makes a backend read
     outside its buffers shows up here). Returns (step, code) of the calls made (stops at the
     first failure), ("compare", NONDETERMINISTIC) last when the outputs differ."""
-    from build_tools.host.memory import GuestMemory
-    from build_tools.host.wasi_nn import ENCODING_TFLITE, WasiNn
+    from edge_runtime.host.memory import GuestMemory
+    from edge_runtime.host.wasi_nn import ENCODING_TFLITE, WasiNn
 
     assert isinstance(nn, WasiNn) and isinstance(mem, GuestMemory)
     model_at = 2 << 20
@@ -105,10 +105,10 @@ def worker(backend: str, flips: list[tuple[str, int]]) -> None:
     next flip."""
     import logging
 
-    from build_tools.host.loader import GraphLoader
-    from build_tools.host.memory import GuestMemory
-    from build_tools.host.models import ModelRegistry
-    from build_tools.host.wasi_nn import WasiNn
+    from edge_runtime.host.loader import GraphLoader
+    from edge_runtime.host.memory import GuestMemory
+    from edge_runtime.host.models import ModelRegistry
+    from edge_runtime.host.wasi_nn import WasiNn
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     models: dict[str, bytes] = {}
@@ -211,7 +211,7 @@ def structure_offsets(model: bytes, count: int, data_count: int) -> list[int]:
     """`count` offsets spread evenly over the bytes outside constant-buffer data (tables,
     vtables, offsets, shapes, quantization: where damage matters) plus `data_count` spread over
     the data."""
-    from build_tools.host.tflite_check import _Verifier
+    from edge_runtime.host.tflite_check import _Verifier
 
     v = _Verifier(model)
     root = v.table(v.follow(0, "root"), "Model")

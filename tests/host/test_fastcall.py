@@ -1,4 +1,4 @@
-"""The raw ctypes call path of the Python host (build_tools/host/fastcall.py).
+"""The raw ctypes call path of the Python host (runtime_py/edge_runtime/host/fastcall.py).
 
 Each behavioural test runs on both paths (fast and wasmtime-py's public API) and the two must
 agree: the fast path is an optimisation, never a change of semantics.
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 import wasmtime
 
-from build_tools.host import fastcall
-from build_tools.host.models import ModelRegistry
-from build_tools.host.runtime import CallResult, HostInstance, HostLimits, HostRuntime
+from edge_runtime.host import fastcall
+from edge_runtime.host.models import ModelRegistry
+from edge_runtime.host.runtime import CallResult, HostInstance, HostLimits, HostRuntime
 
 TIMEOUT_MS = 100
 

@@ -9,8 +9,8 @@ import pytest
 import wasmtime
 
 from build_tools.devices.host import HostDut
-from build_tools.errors import DeviceError
 from build_tools.targets import load_target
+from edge_runtime.errors import DeviceError
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The Pi host's edge_image (build_tools/host/image.py) against the independent reference of
+"""The Pi host's edge_image (runtime_py/edge_runtime/host/image.py) against the independent reference of
 docs/abi.md section 7 (build_tools/conformance/image_ref.py), and the reference against values
 worked out by hand from the document's formulas. The conformance cases run the same ABI on every
 runtime; these reach sizes and op chains the cases do not."""
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from build_tools.conformance import image_ref
-from build_tools.host.image import EdgeImage
-from build_tools.host.memory import GuestMemory
-from build_tools.host.wasi_nn import NnError
+from edge_runtime.host.image import EdgeImage
+from edge_runtime.host.memory import GuestMemory
+from edge_runtime.host.wasi_nn import NnError
 
 OUT = 0  # handle out-pointer
 WRITTEN = 4

@@ -12,11 +12,11 @@ import pytest
 from build_tools.cli import run as cli_run
 from build_tools.conformance.oracle import TflmOracle
 from build_tools.guests import build_command_modules
-from build_tools.host.memory import GuestMemory
-from build_tools.host.wasi import EFAULT, ESUCCESS, Wasi, WasiState
-from build_tools.host.wasi_nn import NnFailure
-from build_tools.host.wasi_nn_legacy import model_name_span
 from build_tools.targets import load_target
+from edge_runtime.host.memory import GuestMemory
+from edge_runtime.host.wasi import EFAULT, ESUCCESS, Wasi, WasiState
+from edge_runtime.host.wasi_nn import NnFailure
+from edge_runtime.host.wasi_nn_legacy import model_name_span
 from tests.nn_builtin import tflite_gen
 
 # hello_world_int8's own quantization parameters (read from the model with the TFLM interpreter)

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from build_tools.host.loader import GraphLoader, LoadFailure
-from build_tools.host.models import ModelRegistry
-from build_tools.host.tflite_check import MalformedModel, verify_tflite
 from build_tools.paths import repo_root, shared_root
+from edge_runtime.host.loader import GraphLoader, LoadFailure
+from edge_runtime.host.models import ModelRegistry
+from edge_runtime.host.tflite_check import MalformedModel, verify_tflite
 from tests.conftest import shared_file
 from tests.host.flip_sweep import structure_offsets, sweep
 

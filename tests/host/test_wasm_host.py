@@ -13,11 +13,11 @@ from build_tools.cli import run as cli_run
 from build_tools.conformance.report import junit_xml, markdown_matrix
 from build_tools.conformance.runner import CaseResult, SuiteResult
 from build_tools.conformance.tolerance import check_tolerance
-from build_tools.host.backends import get_backend
-from build_tools.host.backends.base import BackendError, TensorInfo
-from build_tools.host.memory import GuestMemory
-from build_tools.host.quant import dequantize, quantize
-from build_tools.host.tflite_check import MalformedModel, check_tflite, io_counts
+from edge_runtime.host.backends import get_backend
+from edge_runtime.host.backends.base import BackendError, TensorInfo
+from edge_runtime.host.memory import GuestMemory
+from edge_runtime.host.quant import dequantize, quantize
+from edge_runtime.host.tflite_check import MalformedModel, check_tflite, io_counts
 from tests.conftest import shared_file
 
 INT8 = TensorInfo((4,), np.dtype(np.int8), 0.5, 3)
@@ -68,8 +68,8 @@ def test_tflite_runtime_missing_is_explained() -> None:
 
 
 def test_litert_rejects_person_detect_with_backend_model_and_reason() -> None:
-    from build_tools.host.loader import GraphLoader, LoadFailure
-    from build_tools.host.models import ModelRegistry
+    from edge_runtime.host.loader import GraphLoader, LoadFailure
+    from edge_runtime.host.models import ModelRegistry
 
     reg = ModelRegistry()
     reg.add("person_detect", shared_file("models/person_detect.tflite"))
@@ -151,9 +151,9 @@ def test_cli_test_json_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_guest_importing_outside_the_abi_is_refused(tmp_path: Path) -> None:
     from build_tools.devices.host import HostDut
-    from build_tools.errors import DeviceError
     from build_tools.targets import load_target
     from build_tools.toolchains import wabt
+    from edge_runtime.errors import DeviceError
 
     wat = tmp_path / "fs.wat"
     wat.write_text(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from build_tools.host.backends import builtin
+from edge_runtime.host.backends import builtin
 
 
 @pytest.fixture(scope="session", params=["release", "scalar"])

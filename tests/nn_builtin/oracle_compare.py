@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from build_tools.host.backends.base import Context
+from edge_runtime.host.backends.base import Context
 
 
 def assert_same_as_oracle(

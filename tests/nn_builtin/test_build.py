@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from build_tools.errors import ToolchainError
-from build_tools.host.backends import builtin
 from build_tools.toolchains import cmake
+from edge_runtime.host.backends import builtin
 
 
 def test_configure_argv_is_exact() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.host.backends import builtin
 from build_tools.paths import build_root, repo_root
 from build_tools.toolchains import cmake
+from edge_runtime.host.backends import builtin
 
 SEEDS = repo_root() / "tests" / "corpus" / "model"
 FUZZ_SECONDS = 20

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.host.backends import builtin
-from build_tools.host.backends.base import BackendError
+from edge_runtime.host.backends import builtin
+from edge_runtime.host.backends.base import BackendError
 from tests.conftest import shared_file
 from tests.nn_builtin import tflite_gen as g
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from build_tools.conformance.inputs import bmp_gray_int8
-from build_tools.host.backends import builtin
+from edge_runtime.host.backends import builtin
 from tests.conftest import shared_file
 from tests.nn_builtin.oracle_compare import assert_same_as_oracle
 

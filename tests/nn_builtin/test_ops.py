@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from build_tools.host.backends import builtin
-from build_tools.host.backends.base import BackendError
+from edge_runtime.host.backends import builtin
+from edge_runtime.host.backends.base import BackendError
 from tests.nn_builtin import tflite_gen as g
 from tests.nn_builtin.oracle_compare import assert_same_as_oracle
 

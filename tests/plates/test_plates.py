@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from build_tools.deployment import parse_deployment
 from build_tools.devices.base import open_device
 from build_tools.errors import BuildToolsError
 from build_tools.guests import build_evp_modules, build_guests
 from build_tools.plates import reader, synth
 from build_tools.targets import Target, load_target, with_runtime
+from edge_runtime.deployment import parse_deployment
 
 HELDOUT = 60  # plates in the CI accuracy test (deterministic: synth.HELDOUT_SEED)
 ACCURACY_MIN = 0.95

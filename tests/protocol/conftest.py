@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.protocol import DeviceClient, ProcessStream
+from edge_runtime.protocol import DeviceClient, ProcessStream
 from tests.protocol.builds import MissingTool, build_variant
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")

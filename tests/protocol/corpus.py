@@ -10,8 +10,8 @@ import hashlib
 import struct
 
 from build_tools.paths import repo_root
-from build_tools.protocol.framing import Frame, encode_frame
-from build_tools.protocol.messages import (
+from edge_runtime.protocol.framing import Frame, encode_frame
+from edge_runtime.protocol.messages import (
     Kind,
     MsgType,
     pack_call,

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from build_tools.protocol.streams import ByteStream
+from edge_runtime.protocol.streams import ByteStream
 
 
 @dataclass

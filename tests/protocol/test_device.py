@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.errors import DeviceError
-from build_tools.protocol.client import DeviceRequestError
-from build_tools.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
-from build_tools.protocol.messages import CallOutcome, Kind, MsgType, Status, pack_put_begin
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.client import DeviceRequestError
+from edge_runtime.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
+from edge_runtime.protocol.messages import CallOutcome, Kind, MsgType, Status, pack_put_begin
 from tests.protocol.conftest import RunningDevice
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.errors import DeviceError
-from build_tools.protocol import DeviceClient
-from build_tools.protocol.framing import Frame, cobs_encode, encode_frame, frame_body
-from build_tools.protocol.messages import Kind, MsgType
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol import DeviceClient
+from edge_runtime.protocol.framing import Frame, cobs_encode, encode_frame, frame_body
+from edge_runtime.protocol.messages import Kind, MsgType
 from tests.protocol.conftest import RunningDevice
 from tests.protocol.faults import DeadStream, FaultRates, FaultyStream
 

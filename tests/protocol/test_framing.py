@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from build_tools.protocol.framing import (
+from edge_runtime.protocol.framing import (
     Frame,
     FrameDecoder,
     FrameError,
@@ -16,7 +16,7 @@ from build_tools.protocol.framing import (
     cobs_encode,
     encode_frame,
 )
-from build_tools.protocol.messages import (
+from edge_runtime.protocol.messages import (
     CallOutcome,
     Kind,
     MsgType,

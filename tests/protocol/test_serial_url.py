@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from build_tools.errors import DeviceError
-from build_tools.protocol import DeviceClient, open_url
-from build_tools.protocol.messages import Kind
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol import DeviceClient, open_url
+from edge_runtime.protocol.messages import Kind
 
 log = logging.getLogger(__name__)
 

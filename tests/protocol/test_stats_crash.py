@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from build_tools.devices.posix import PosixDut
-from build_tools.errors import DeviceError
-from build_tools.protocol.client import DeviceClient, last_printed_line
-from build_tools.protocol.messages import (
+from build_tools.targets import load_target
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.client import DeviceClient, last_printed_line
+from edge_runtime.protocol.messages import (
     CounterUnit,
     Kind,
     MsgType,
     Status,
     unpack_stats,
 )
-from build_tools.targets import load_target
 from tests.protocol.conftest import RunningDevice
 
 V1 = struct.pack("<9I", 100, 50, 7, 3, 0, 0, 0, 0, 1234)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from build_tools.devices.qemu import QemuDut
-from build_tools.errors import DeviceError
 from build_tools.firmware.cmake import Firmware
 from build_tools.targets import Target
+from edge_runtime.errors import DeviceError
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from build_tools.conformance.suite import run_suite
 from build_tools.devices.base import open_device
 from build_tools.firmware.cmake import CMakeBuilder, build_protocol_firmware
 from build_tools.footprint import by_component, image_usage
-from build_tools.protocol.messages import CounterUnit
 from build_tools.targets import Target
 from build_tools.toolchains.riscv_gcc import FirmwareTooLarge
+from edge_runtime.protocol.messages import CounterUnit
 from tests.skips import check_case_skips
 
 from .conftest import require_tools

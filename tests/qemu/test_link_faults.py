@@ -13,10 +13,10 @@ import pytest
 
 from build_tools.devices.faults import FaultPlan, FaultProxy
 from build_tools.devices.qemu_session import QemuSession
-from build_tools.errors import DeviceError
 from build_tools.firmware.cmake import Firmware
-from build_tools.protocol import DeviceClient
-from build_tools.protocol.messages import CallOutcome, Kind
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol import DeviceClient
+from edge_runtime.protocol.messages import CallOutcome, Kind
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import pytest
 
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target, load_target, with_runtime
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.streams import ProcessStream
 
 TOOLS = ("cmake", "wasm2c", "clang-19", "cc")
 

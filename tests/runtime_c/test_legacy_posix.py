@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import struct
 
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.messages import Kind
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.messages import Kind
 from tests.nn_builtin import tflite_gen
 
 SUCCESS, UNSUPPORTED_OPERATION = 0, 6

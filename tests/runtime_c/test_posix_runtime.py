@@ -7,10 +7,10 @@ import struct
 import pytest
 
 from build_tools.firmware import RuntimeImage
-from build_tools.protocol.client import DeviceClient, DeviceRequestError
-from build_tools.protocol.messages import CallOutcome, Kind, Status
-from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target
+from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
+from edge_runtime.protocol.messages import CallOutcome, Kind, Status
+from edge_runtime.protocol.streams import ProcessStream
 from tests.runtime_c.conftest import alive
 
 INVALID_ARGUMENT = 1

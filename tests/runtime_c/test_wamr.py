@@ -15,15 +15,15 @@ from build_tools.devices.base import NotSupported
 from build_tools.devices.posix import PosixDut
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.messages import (
+from build_tools.targets import Target
+from build_tools.toolchains import wabt
+from edge_runtime.protocol.messages import (
     Kind,
     MsgType,
     Status,
     pack_put_begin,
     pack_put_chunk,
 )
-from build_tools.targets import Target
-from build_tools.toolchains import wabt
 from tests.conftest import shared_file
 from tests.runtime_c.conftest import require_tools
 from tests.wamr_guests import check_bad_uploads_refused, check_witx_outputs, witx_wasm

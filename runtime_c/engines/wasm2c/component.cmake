@@ -1,6 +1,6 @@
 # Engine wasm2c: guests translated to C at build time (build_tools lists them in rt_gen.cmake as
 # RT_GEN_GUEST_SOURCES, with the module table RT_GEN_ENGINE_SOURCES, and the import glue
-# generated from build_tools/abi/imports.toml, rt_w2c_imports.c, as RT_GEN_ENGINE_GLUE_SOURCES);
+# generated from runtime_py/edge_runtime/abi/imports.toml, rt_w2c_imports.c, as RT_GEN_ENGINE_GLUE_SOURCES);
 # wabt's runtime compiled in place from WASM2C_RUNTIME_DIR.
 if(NOT EXISTS "${WASM2C_RUNTIME_DIR}/wasm-rt-impl.c")
   message(FATAL_ERROR "wasm2c engine: WASM2C_RUNTIME_DIR has no wasm-rt-impl.c (apt-get install wabt)")

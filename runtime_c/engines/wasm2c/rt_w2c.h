@@ -12,7 +12,7 @@
 
 /* The import "instances" wasm2c passes to imported functions (struct Z_<module>_instance_t,
  * one per import module of the ABI table) and rt_w2c_env_t holding one of each: generated from
- * build_tools/abi/imports.toml into the gen directory, with the import glue. */
+ * runtime_py/edge_runtime/abi/imports.toml into the gen directory, with the import glue. */
 #include "rt_w2c_env.h"
 
 /* Uniform thunk over a generated export: i32 arguments in, at most one i32 out. */

@@ -4,7 +4,7 @@ sha256 before use, and swaps the running deployment only once the new one is ins
 failed or interrupted update leaves the old one running. Publishes `deploymentStatus` (EVP's
 shape), telemetry, RPC results and its log through a bounded on-disk queue (QoS 1).
 
-    python -m build_tools.fleet.agent --config agent.toml
+    python -m edge_runtime.fleet.agent --config agent.toml
 
 State directory: `modules/<sha256>.wasm` (verified modules), `current.json` (the running
 deployment, resumed on restart), `outbox/` (unacknowledged messages), `health.json` (refreshed
@@ -37,11 +37,10 @@ from .. import __version__
 from ..deployment import Deployment, DeploymentError, ModuleSpec, parse_deployment
 from . import topics
 from .executor import EXECUTORS, EventSink, Executor, ExecutorError, RuntimeSettings
-from .mqtt import Endpoint, close_client, make_client
+from .mqtt import Endpoint, close_client, common_name, make_client
 from .outbox import Outbox
-from .pki import common_name
 
-log = logging.getLogger("build_tools.fleet.agent")  # also when run as __main__
+log = logging.getLogger("edge_runtime.fleet.agent")  # also when run as __main__
 
 CHUNK = 64 * 1024
 
@@ -186,7 +185,7 @@ class Agent:
         self._deployments: queue.Queue[dict[str, Any]] = queue.Queue()
         self._rpc: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.ring = LogRing()
-        logging.getLogger("build_tools").addHandler(self.ring)
+        logging.getLogger("edge_runtime").addHandler(self.ring)
         self.client = make_client(cfg.endpoint, client_id=self.device_id)
         self.client.will_set(topics.online(self.device_id), b"0", qos=1, retain=True)
         self.client.on_connect = self._on_connect
@@ -465,11 +464,11 @@ class Agent:
         close_client(self.client)
         if self.current is not None:
             self.current.stop()
-        logging.getLogger("build_tools").removeHandler(self.ring)
+        logging.getLogger("edge_runtime").removeHandler(self.ring)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m build_tools.fleet.agent")
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime.fleet.agent")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildToolsError
+from ..errors import EdgeRuntimeError
 from .validate import (
     PROJECT_KEY,
     cross_references,
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT_S = 30
 
 
-class DeploymentError(BuildToolsError):
+class DeploymentError(EdgeRuntimeError):
     """A deployment manifest is invalid or cannot be applied (names the JSON path or module)."""
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError
-from ..paths import find_model
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,12 @@ class ModelRegistry:
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def for_names(cls, names: list[str]) -> ModelRegistry:
-        """The named models (paths.find_model: the project's own, then the shared data);
-        missing ones are logged and skipped."""
+    def for_names(cls, names: list[str], find: Callable[[str], Path | None]) -> ModelRegistry:
+        """The named models, located by `find` (the tools pass theirs: the project's own models,
+        then the shared data); missing ones are logged and skipped."""
         reg = cls()
         for name in names:
-            p = find_model(name)
+            p = find(name)
             if p is not None:
                 reg.paths[name] = p
             else:

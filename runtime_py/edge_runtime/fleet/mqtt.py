@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
-from ..errors import BuildToolsError
+from ..errors import EdgeRuntimeError
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,14 @@ def parse_broker(text: str, default_port: int = 8883) -> tuple[str, int]:
     if not sep:
         return text, default_port
     if not port.isdigit() or not host:
-        raise BuildToolsError(f"broker {text!r}: expected HOST or HOST:PORT")
+        raise EdgeRuntimeError(f"broker {text!r}: expected HOST or HOST:PORT")
     return host, int(port)
 
 
 def tls_context(ep: Endpoint) -> ssl.SSLContext:
     for what, path in (("CA", ep.cafile), ("certificate", ep.certfile), ("key", ep.keyfile)):
         if not path.is_file():
-            raise BuildToolsError(f"MQTT {what} file {path} does not exist")
+            raise EdgeRuntimeError(f"MQTT {what} file {path} does not exist")
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ep.cafile))
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(str(ep.certfile), str(ep.keyfile))
@@ -65,3 +67,12 @@ def close_client(client: mqtt.Client) -> None:
     client.disconnect()
     client.loop_stop()
     client._reset_sockets()  # no public API closes the socket pair
+
+
+def common_name(cert_pem: bytes) -> str:
+    """The CN of a PEM certificate: a device's id."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attrs:
+        raise EdgeRuntimeError("certificate has no common name (CN): cannot tell the device id")
+    return str(attrs[0].value)

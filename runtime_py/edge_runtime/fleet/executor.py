@@ -3,7 +3,7 @@
 while the current one keeps running and swap only once the new one is up.
 
 - `PipelineExecutor` (`pipeline`, the default): the project's pipeline executor
-  (build_tools/host/pipeline.py, docs/pipeline.md) runs EVP modules as a dataflow; their
+  (runtime_py/edge_runtime/host/pipeline.py, docs/pipeline.md) runs EVP modules as a dataflow; their
   telemetry and state reports go to the agent's event sink (and so to the broker).
 - `HostExecutor` (`exports`): reactor modules instantiated on the wasmtime host whose exports
   are called by direct command; per-instance counters feed the telemetry.

@@ -17,15 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ToolchainError
-from ...paths import build_root, repo_root
-from ...toolchains import cmake
+from ...errors import EdgeRuntimeError
 from .base import Backend, BackendError, Context, Graph, TensorInfo
 
 log = logging.getLogger(__name__)
 
 ENV_LIB = "BUILD_TOOLS_NNB_LIB"
-SOURCE_DIR = repo_root() / "runtime_c" / "nn" / "builtin"
 LIB_NAME = "libnnb.so"
 MAX_DIMS = 6
 ERROR_LEN = 96
@@ -64,6 +61,8 @@ class _TensorInfo(ctypes.Structure):
 
 
 def build_dir(config: str = "release") -> Path:
+    from build_tools.paths import build_root  # TODO(devpkg): moves to build_tools
+
     return build_root() / "nnb" / config
 
 
@@ -75,9 +74,14 @@ CONFIGS = {
 }
 
 
+SOURCE_DIR = Path(__file__).resolve().parents[4] / "runtime_c" / "nn" / "builtin"
+
+
 def build_library(config: str = "release", target: str = "nnb_shared") -> Path:
     """Builds `target` of a config in CONFIGS (release, asan, scalar); returns the build dir's
     libnnb.so path. Tests build "nnb_check" (the command-line driver) the same way."""
+    from build_tools.toolchains import cmake  # TODO(devpkg): moves to build_tools
+
     out = build_dir(config)
     cmake.build(SOURCE_DIR, out, {**CONFIGS[config], "NNB_TOOLS": True}, target=target)
     return out / LIB_NAME
@@ -130,7 +134,7 @@ def load_library() -> ctypes.CDLL:
             else:
                 try:
                     path = build_library()
-                except ToolchainError as e:
+                except EdgeRuntimeError as e:
                     raise BackendError(
                         "unsupported_operation", f"backend builtin: cannot build {LIB_NAME}: {e}"
                     ) from e

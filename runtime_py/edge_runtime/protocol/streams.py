@@ -19,7 +19,7 @@ from typing import Protocol, cast
 
 import serial
 
-from build_tools.errors import DeviceError
+from edge_runtime.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

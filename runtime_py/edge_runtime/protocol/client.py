@@ -10,9 +10,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from build_tools.errors import DeviceError
-from build_tools.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
-from build_tools.protocol.messages import (
+from edge_runtime.errors import DeviceError
+from edge_runtime.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
+from edge_runtime.protocol.messages import (
     STATS_EXTENDED,
     STATS_RESET_PEAKS,
     CallResult,
@@ -35,7 +35,7 @@ from build_tools.protocol.messages import (
     unpack_stats,
     unpack_u32,
 )
-from build_tools.protocol.streams import ByteStream
+from edge_runtime.protocol.streams import ByteStream
 
 __all__ = ["CallResult", "DeviceClient", "DeviceRequestError"]
 

@@ -2,7 +2,7 @@
 stop, is_running): systemd on a Raspberry Pi, or a plain supervised process where there is no
 systemd (containers, the test machine). Chosen by name from SERVICE_MANAGERS.
 
-Both run `ROOT/current/venv/bin/python -m build_tools.fleet.agent --config ROOT/current/agent.toml`,
+Both run `ROOT/current/venv/bin/python -m edge_runtime.fleet.agent --config ROOT/current/agent.toml`,
 so switching the `current` link and restarting is the whole activation.
 """
 
@@ -25,7 +25,7 @@ def agent_argv(root: Path) -> list[str]:
     return [
         str(current / "venv" / "bin" / "python"),
         "-m",
-        "build_tools.fleet.agent",
+        "edge_runtime.fleet.agent",
         "--config",
         str(current / "agent.toml"),
     ]
@@ -98,7 +98,7 @@ class SystemdService(ServiceManager):
 
 
 class ProcessService(ServiceManager):
-    """A supervisor process (`python -m build_tools.fleet.device supervise`) started in its own
+    """A supervisor process (`python -m edge_runtime.fleet.device supervise`) started in its own
     session, restarting the agent when it exits; its pid is in ROOT/run/supervisor.pid."""
 
     @property
@@ -124,7 +124,7 @@ class ProcessService(ServiceManager):
                 [
                     str(python),
                     "-m",
-                    "build_tools.fleet.device",
+                    "edge_runtime.fleet.device",
                     "supervise",
                     "--root",
                     str(self.root),

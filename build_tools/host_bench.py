@@ -1,7 +1,7 @@
 """Host benchmark: per model, one inference through guest -> wasi-nn -> backend against the same
 backend context called directly from Python on the same input, interleaved in one run.
 
-The guest runs twice per round: on the default call path (raw ctypes, build_tools/host/fastcall.py,
+The guest runs twice per round: on the default call path (raw ctypes, runtime_py/edge_runtime/host/fastcall.py,
 when available) and on wasmtime-py's public call API, so both are measured under the same load.
 An empty export call (`score`) on each path isolates the fixed cost of one guest call."""
 
@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..conformance.inputs import synthetic_int8
-from .runtime import HostInstance, HostRuntime
+from edge_runtime.host.runtime import HostInstance, HostRuntime
+
+from .conformance.inputs import synthetic_int8
 
 log = logging.getLogger(__name__)
 

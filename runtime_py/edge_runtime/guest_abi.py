@@ -13,7 +13,7 @@ WASI = "wasi_snapshot_preview1"
 EVP = "env"  # the EVP module SDK (docs/abi.md section 6)
 IMAGE = "edge_image"  # image handles (docs/abi.md section 7)
 
-# module -> import names; derived from the ABI table (build_tools/abi/imports.toml).
+# module -> import names; derived from the ABI table (runtime_py/edge_runtime/abi/imports.toml).
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = load_table().allowed_imports()
 
 

@@ -1,8 +1,8 @@
 """Device-side steps of `deploy`, run on the device with the release's own Python:
 
-    python -m build_tools.fleet.device activate --root ROOT --release ID --service systemd|process
-    python -m build_tools.fleet.device rollback --root ROOT --service ...
-    python -m build_tools.fleet.device supervise --root ROOT     (the `process` service manager)
+    python -m edge_runtime.fleet.device activate --root ROOT --release ID --service systemd|process
+    python -m edge_runtime.fleet.device rollback --root ROOT --service ...
+    python -m edge_runtime.fleet.device supervise --root ROOT     (the `process` service manager)
 
 Layout under ROOT: `releases/<id>/` (venv, wheels, guests, models, tls, agent.toml), `current`
 (a symlink, switched with one rename), `history.json` (activated releases, oldest first),
@@ -113,7 +113,7 @@ def rollback(root: Path, svc: ServiceManager, timeout: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m build_tools.fleet.device")
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime.fleet.device")
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("activate", "rollback", "supervise"):
         p = sub.add_parser(name)

@@ -20,7 +20,7 @@ import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 
 from ..abi import Function, load_table
-from ..errors import BuildToolsError
+from ..errors import EdgeRuntimeError
 from ..guest_abi import ALLOWED_IMPORTS, IMAGE, WASI, WASI_NN, WASI_NN_LEGACY, abi_type
 from ..wasm_binary import TABLE_EXPORT, FuncType
 from . import fastcall
@@ -40,7 +40,7 @@ I64 = wasmtime.ValType.i64()
 VAL_TYPES = {"i32": I32, "i64": I64}
 
 
-class GuestError(BuildToolsError):
+class GuestError(EdgeRuntimeError):
     """A module could not be compiled or instantiated (names the module and the reason)."""
 
 
