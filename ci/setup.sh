@@ -12,6 +12,7 @@ APT_PACKAGES=(
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
   mosquitto mosquitto-clients openssh-server python3-venv
   fonts-dejavu-core
+  libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
 )
 
 missing=()

@@ -1,6 +1,5 @@
-"""Fleet deployment: a device agent that takes EVP-style deployment manifests over MQTT with
-mutual TLS, the operator side (CA, certificates, publish, status, logs) and deploy over SSH.
-
-Topic layout: `topics.py`. What runs on a device: `agent.py` (plus `executor.py`, `outbox.py`);
-what the operator runs: `pki.py`, `operator.py`, `deploy.py`.
+"""Fleet deployment, the operator side: the CA and certificates (`pki.py`), publish, status and
+logs over MQTT (`operator.py`), deploy over SSH (`deploy.py`) and the gateway for devices the
+tools drive (`gateway.py`). What runs on a device (the agent) is edge_runtime.fleet; topic
+layout: edge_runtime/fleet/topics.py.
 """

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from build_tools import nnb
 from build_tools.paths import shared_root
 from edge_runtime.host.backends import builtin
 from edge_runtime.host.backends.base import BackendError
@@ -162,12 +163,12 @@ def size_of(files: list[Path], tool: str = "size") -> dict[str, int]:
 
 
 def library_sizes() -> dict[str, dict[str, int]]:
-    sizes = {"host_libnnb.so": size_of([builtin.build_library()])}
+    sizes = {"host_libnnb.so": size_of([nnb.build_library()])}
     gcc = "riscv64-unknown-elf-gcc"
     if shutil.which(gcc) and shutil.which("riscv64-unknown-elf-size"):
         with tempfile.TemporaryDirectory() as tmp:
             objs = []
-            for src in sorted(builtin.SOURCE_DIR.glob("nnb_*.c")):
+            for src in sorted(nnb.SOURCE_DIR.glob("nnb_*.c")):
                 obj = Path(tmp) / (src.stem + ".o")
                 subprocess.run(
                     [

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from build_tools import nnb
 from edge_runtime.host.backends import builtin
 
 
@@ -21,14 +22,14 @@ def nnb_backend(request: pytest.FixtureRequest) -> builtin.BuiltinBackend:
         pytest.skip("cmake not installed (ci/setup.sh installs it)")
     if request.param == "release":
         return builtin.BuiltinBackend()
-    return builtin.BuiltinBackend(builtin.open_library(builtin.build_library(request.param)))
+    return builtin.BuiltinBackend(builtin.open_library(nnb.build_library(request.param)))
 
 
 def _nnb_check(config: str) -> Path:
     if shutil.which("cmake") is None:
         pytest.skip("cmake not installed (ci/setup.sh installs it)")
-    builtin.build_library(config, target="nnb_check")
-    return builtin.build_dir(config) / "nnb_check"
+    nnb.build_library(config, target="nnb_check")
+    return nnb.build_dir(config) / "nnb_check"
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from build_tools import nnb
 from build_tools.errors import ToolchainError
 from build_tools.toolchains import cmake
-from edge_runtime.host.backends import builtin
 
 
 def test_configure_argv_is_exact() -> None:
@@ -117,7 +117,7 @@ int main(void) {
 def test_cross_compiles_and_links_for_bare_metal_rv32(tmp_path: Path) -> None:
     if shutil.which(RV32[0]) is None:
         pytest.skip("riscv64-unknown-elf-gcc not installed (ci/setup.sh installs it)")
-    src = builtin.SOURCE_DIR
+    src = nnb.SOURCE_DIR
     main = tmp_path / "main.c"
     main.write_text(RV32_MAIN)
     elf = tmp_path / "nnb.elf"

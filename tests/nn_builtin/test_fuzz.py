@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from build_tools import nnb
 from build_tools.paths import build_root, repo_root
 from build_tools.toolchains import cmake
-from edge_runtime.host.backends import builtin
 
 SEEDS = repo_root() / "tests" / "corpus" / "model"
 FUZZ_SECONDS = 20
@@ -23,7 +23,7 @@ def test_fuzz_model_bounded_run(tmp_path: Path) -> None:
         pytest.skip("clang-19 and cmake are needed (ci/setup.sh installs them)")
     out = build_root() / "nnb" / "fuzz"
     cmake.build(
-        builtin.SOURCE_DIR,
+        nnb.SOURCE_DIR,
         out,
         {"CMAKE_C_COMPILER": "clang-19", "NNB_FUZZ": True},
         target="fuzz_model",

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from build_tools import nnb
+from edge_runtime import native
 from edge_runtime.host.backends import builtin
 from edge_runtime.host.backends.base import BackendError
 from tests.nn_builtin import tflite_gen as g
@@ -243,11 +245,12 @@ def test_library_from_env_var(
     nnb_backend: builtin.BuiltinBackend, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.setattr(builtin, "_lib", None)
-    monkeypatch.setenv(builtin.ENV_LIB, str(tmp_path / "missing.so"))
+    monkeypatch.setenv(native.env_var(builtin.LIB), str(tmp_path / "missing.so"))
     with pytest.raises(BackendError) as e:
         builtin.BuiltinBackend()
     assert e.value.kind == "unsupported_operation"
-    assert "BUILD_TOOLS_NNB_LIB=" in str(e.value) and "does not exist" in str(e.value)
+    assert "builtin backend unavailable: EDGE_RUNTIME_NNB_LIB=" in str(e.value)
+    assert "does not exist" in str(e.value)
     monkeypatch.setattr(builtin, "_lib", None)
-    monkeypatch.setenv(builtin.ENV_LIB, str(builtin.build_dir("release") / builtin.LIB_NAME))
+    monkeypatch.setenv(native.env_var(builtin.LIB), str(nnb.build_dir("release") / nnb.LIB_NAME))
     assert builtin.BuiltinBackend().load(g.fc_model()).inputs[0].shape == (2, 37)

@@ -1,29 +1,27 @@
 """The built-in int8 backend (runtime_c/nn/builtin, libnnb.so) through ctypes.
 
 The same C code the microcontroller runs, so a Raspberry Pi (aarch64, where no tflite-micro
-wheel exists) reproduces TFLM's numerics bit for bit. The library is found through
-BUILD_TOOLS_NNB_LIB, or built on demand with the cmake adapter into build/nnb/<config>/ under
-the repository root.
+wheel exists) reproduces TFLM's numerics bit for bit. The library is prebuilt into the
+platform wheel (edge_runtime.native); a device never compiles it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ... import native
 from ...errors import EdgeRuntimeError
 from .base import Backend, BackendError, Context, Graph, TensorInfo
 
 log = logging.getLogger(__name__)
 
-ENV_LIB = "BUILD_TOOLS_NNB_LIB"
-LIB_NAME = "libnnb.so"
+LIB = "nnb"  # edge_runtime.native: libnnb.so
 MAX_DIMS = 6
 ERROR_LEN = 96
 
@@ -60,38 +58,12 @@ class _TensorInfo(ctypes.Structure):
     ]
 
 
-def build_dir(config: str = "release") -> Path:
-    from build_tools.paths import build_root  # TODO(devpkg): moves to build_tools
-
-    return build_root() / "nnb" / config
-
-
-# "scalar": the kernel shapes of MCUs without SIMD (rv32), built on the host for the tests.
-CONFIGS = {
-    "release": {"NNB_SANITIZE": False},
-    "asan": {"NNB_SANITIZE": True},
-    "scalar": {"NNB_SANITIZE": False, "NNB_SCALAR_KERNELS": True},
-}
-
-
-SOURCE_DIR = Path(__file__).resolve().parents[4] / "runtime_c" / "nn" / "builtin"
-
-
-def build_library(config: str = "release", target: str = "nnb_shared") -> Path:
-    """Builds `target` of a config in CONFIGS (release, asan, scalar); returns the build dir's
-    libnnb.so path. Tests build "nnb_check" (the command-line driver) the same way."""
-    from build_tools.toolchains import cmake  # TODO(devpkg): moves to build_tools
-
-    out = build_dir(config)
-    cmake.build(SOURCE_DIR, out, {**CONFIGS[config], "NNB_TOOLS": True}, target=target)
-    return out / LIB_NAME
-
-
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 
 
-def _declare(lib: ctypes.CDLL) -> None:
+def signatures() -> dict[str, tuple[object, list[object]]]:
+    """The C functions this backend calls: name -> (result type, argument types)."""
     vp, sz, u32 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32
     err_p = ctypes.POINTER(_Error)
     info_p = ctypes.POINTER(_TensorInfo)
@@ -113,31 +85,28 @@ def _declare(lib: ctypes.CDLL) -> None:
         "nnb_set_input": (ctypes.c_int, [vp, u32, vp, sz, err_p]),
         "nnb_invoke": (ctypes.c_int, [vp, err_p]),
     }
-    for name, (res, args) in sigs.items():
+    return sigs
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    for name, (res, args) in signatures().items():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
 
 
 def load_library() -> ctypes.CDLL:
-    """The process-wide libnnb handle (env var path, else built on demand)."""
+    """The process-wide libnnb handle (edge_runtime.native: the packaged library, or what a
+    source checkout's tools provide); never compiled here."""
     global _lib
     with _lock:
         if _lib is None:
-            env = os.environ.get(ENV_LIB)
-            if env:
-                path = Path(env)
-                if not path.is_file():
-                    raise BackendError(
-                        "unsupported_operation", f"backend builtin: {ENV_LIB}={env} does not exist"
-                    )
-            else:
-                try:
-                    path = build_library()
-                except EdgeRuntimeError as e:
-                    raise BackendError(
-                        "unsupported_operation", f"backend builtin: cannot build {LIB_NAME}: {e}"
-                    ) from e
+            try:
+                path = native.library_path(LIB)
+            except EdgeRuntimeError as e:
+                raise BackendError(
+                    "unsupported_operation", f"builtin backend unavailable: {e}"
+                ) from e
             log.debug("loading %s", path)
             lib = ctypes.CDLL(str(path))
             _declare(lib)
