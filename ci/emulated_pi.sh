@@ -61,7 +61,7 @@ if ! command -v cmake >/dev/null; then  # a rootfs made before cmake was in the 
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake gcc make libc6-dev
 fi
 if [ ! -x /opt/venv/bin/python ]; then python3 -m venv /opt/venv; fi
-/opt/venv/bin/python -m pip install -q -e ".[dev]"
+/opt/venv/bin/python -m pip install -q -e ./runtime_py -e ".[dev]"
 uname -m
 /opt/venv/bin/python -m pytest -q -p no:cacheprovider tests/host tests/conformance "$@"
 ' -- "${@:2}"

@@ -1,4 +1,5 @@
-"""`build TARGET`: build what the target runs (guest modules for now) and print the manifest."""
+"""`build TARGET`: build what the target runs (guest modules, firmware, the runtime wheel of a
+deployable Pi target) and print the manifest."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import hashlib
 import json
 
-from .. import firmware
+from .. import firmware, runtime_wheel
 from ..errors import BuildToolsError
 from ..guests import build_evp_modules, build_guests
 from ..targets import Target
@@ -53,11 +54,19 @@ class BuildCommand(Command):
                 print(json.dumps(result.manifest(), indent=2))
             return 0
         image = builder.build(target, result, sanitize=args.sanitize) if builder else None
+        # What a device of a python-host target reached over SSH installs (`deploy` ships it).
+        wheel = (
+            runtime_wheel.build_for(target)
+            if target.runtime.kind == "python-host" and target.connection.transport == "ssh"
+            else None
+        )
         evp = _evp_modules(target) if args.evp else {}
         if args.json:
             manifest = result.manifest()
             if args.evp:
                 manifest["evp_modules"] = evp
+            if wheel is not None:
+                manifest["runtime_wheel"] = str(wheel)
             print(json.dumps(manifest, indent=2))
             return 0
         rebuilt = ", ".join(result.compiled) or "nothing (up to date)"
@@ -66,6 +75,8 @@ class BuildCommand(Command):
             print(f"  {g.name:<10} {g.size:>7} B  sha256 {g.sha256[:16]}  imports {len(g.imports)}")
         for name, m in evp.items():
             print(f"  evp module {name}: {m['downloadUrl']}  sha256 {m['hash']}")
+        if wheel is not None:
+            print(f"  runtime wheel {wheel}")
         if builder is not None and image is not None:
             print(builder.describe(image))
         return 0

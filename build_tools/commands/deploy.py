@@ -77,6 +77,11 @@ class DeployCommand(Command):
         parser.add_argument(
             "--rollback", action="store_true", help="go back to the previous release"
         )
+        parser.add_argument(
+            "--arch",
+            help="the device's architecture (`uname -m`) when it is not the target's "
+            "(the runtime wheel is built for it; deploy checks the device)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
         parser.add_argument("--json", action="store_true")
 
@@ -118,6 +123,7 @@ class DeployCommand(Command):
             backend=args.backend,
             wheelhouse=args.wheelhouse,
             models=not args.no_models,
+            arch=args.arch,
         )
         if args.dry_run:
             desc = plan.describe()

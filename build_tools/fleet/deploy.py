@@ -9,9 +9,9 @@ then nothing the device runs has changed), then `python -m edge_runtime.fleet.de
 (detached from the SSH session) switches `current`, restarts the service and waits for the agent
 to report the new release; if it does not, the device switches back by itself.
 
-What a device needs from the wheel (`DEVICE_PACKAGES` plus the NN backend's package) is a
-subset of the project's dependencies, with the pins of pyproject.toml (read from the installed
-metadata): no compiler on the device.
+What a device installs: the runtime wheel for its architecture (runtime_wheel.py: edge_runtime
+with its prebuilt native libraries, no build_tools, no compiler on the device) and the runtime's
+pinned requirements for the chosen NN backend (`device_requirements`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -33,18 +31,18 @@ from typing import Any
 
 from edge_runtime.errors import DeviceError
 
+from .. import runtime_wheel
 from ..errors import BuildToolsError
 from ..guests import build_guests
-from ..paths import build_root, repo_root, shared_root
+from ..paths import build_root, shared_root
 from ..targets import Target
 from ..toolchains import pip
-from ..toolchains.runner import run as run_local
 from ..toolchains.ssh import SshHost, SshSession, remote_command
 from .pki import CertificateAuthority
 
 log = logging.getLogger(__name__)
 
-DEVICE_PACKAGES = ("wasmtime", "numpy", "paho-mqtt", "cryptography")
+# The packages only one NN backend needs (the device gets those of its backend alone).
 BACKEND_PACKAGES = {
     "litert": ("ai-edge-litert",),
     "tflm": ("tflite-micro",),
@@ -75,6 +73,7 @@ class Plan:
     files: list[ReleaseFile]
     wheel: str  # path of the project wheel inside the release
     offline: bool  # dependency wheels shipped
+    arch: str = ""  # the device's `uname -m`, checked before installing
     release: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -113,47 +112,21 @@ class Plan:
 
 
 def device_requirements(backend: str) -> list[str]:
-    """The device's share of the project's pinned dependencies (one source: pyproject.toml)."""
-    wanted = set(DEVICE_PACKAGES) | set(BACKEND_PACKAGES.get(backend, ()))
-    reqs = importlib.metadata.requires("edge-runtime") or []
+    """What a device installs beside the runtime wheel: edge-runtime's pinned requirements (one
+    source: runtime_py/pyproject.toml, read from the installed metadata), less the packages of
+    the other NN backends, plus the chosen backend's extra."""
+    mine = set(BACKEND_PACKAGES.get(backend, ()))
+    others = {p for b, pkgs in BACKEND_PACKAGES.items() if b != backend for p in pkgs} - mine
     out = []
-    for text in reqs:
+    for text in importlib.metadata.requires("edge-runtime") or []:
         name = re.split(r"[\s=<>!~;\[]", text, maxsplit=1)[0].lower()
-        if name in wanted and "extra ==" not in text:
-            out.append(text)
+        extra = re.search(r"""\s*(?:and\s+)?extra\s*==\s*["'][^"']*["']""", text)
+        if name in others or (extra and name not in mine):
+            continue
+        if extra:
+            text = text.replace(extra.group(0), "").rstrip().rstrip(";").rstrip()
+        out.append(text)
     return sorted(out)
-
-
-RUNTIME_PROJECT = "runtime_py"  # what a device runs: the edge_runtime package, no build_tools
-
-
-def _source_key() -> str:
-    """A hash of what goes into the runtime wheel (its pyproject.toml and the package's files)."""
-    root = repo_root() / RUNTIME_PROJECT
-    h = hashlib.sha256((root / "pyproject.toml").read_bytes())
-    for p in sorted((root / "edge_runtime").rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def build_wheel() -> bytes:
-    """The runtime wheel (pure Python), built once per source state into build/deploy/."""
-    out = build_root() / "deploy" / "wheel" / _source_key()
-    wheels = sorted(out.glob("edge_runtime-*.whl"))
-    if not wheels:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            run_local(
-                pip.wheel_argv(sys.executable, repo_root() / RUNTIME_PROJECT, Path(tmp)),
-                "building the runtime wheel",
-            )
-            for p in Path(tmp).glob("edge_runtime-*.whl"):
-                os.replace(p, out / p.name)
-        wheels = sorted(out.glob("edge_runtime-*.whl"))
-    if not wheels:
-        raise BuildToolsError("building the runtime wheel produced no edge_runtime-*.whl")
-    return wheels[-1].read_bytes()
 
 
 def wheel_content_digest(data: bytes) -> str:
@@ -212,6 +185,7 @@ def make_plan(
     wheelhouse: Path | None,
     models: bool,
     extra: dict[str, bytes] | None = None,
+    arch: str | None = None,
 ) -> Plan:
     if target.runtime.kind != "python-host":
         raise BuildToolsError(
@@ -225,11 +199,10 @@ def make_plan(
             hint=f"run: fleet cert issue {device} --pki {pki_dir}",
         )
     files: list[ReleaseFile] = []
-    wheel = build_wheel()
-    wheel_name = (
-        f"wheels/edge_runtime-{importlib.metadata.version('edge-runtime')}-py3-none-any.whl"
-    )
-    files.append(ReleaseFile(wheel_name, wheel))
+    arch = arch or runtime_wheel.wheel_arch(target)
+    wheel = runtime_wheel.platform_wheel(arch, build_root() / "deploy" / arch)
+    wheel_name = f"wheels/{wheel.name}"
+    files.append(ReleaseFile(wheel_name, wheel.read_bytes()))
     if wheelhouse is not None:
         found = sorted(wheelhouse.glob("*.whl"))
         if not found:
@@ -269,6 +242,7 @@ def make_plan(
         files,
         wheel_name,
         wheelhouse is not None,
+        arch=arch,
         notes=notes,
     )
     # The release id: every file by content (the wheel by its members), and the agent config.
@@ -348,6 +322,12 @@ def _device_step(
 
 def deploy(plan: Plan, session: SshSession, timeout: float = 60.0, progress: Any = None) -> Outcome:
     s = session
+    _, machine, _ = s.run(["uname", "-m"], "reading the device's architecture")
+    if plan.arch and machine.strip() != plan.arch:
+        raise DeviceError(
+            f"{s.host}: the device is {machine.strip()}, the release carries the runtime for "
+            f"{plan.arch} (give --arch {machine.strip()})"
+        )
     current, installed = _remote_state(s, plan.root, plan.release)
     if current == plan.release:
         return Outcome("unchanged", plan.release, {"ok": True, "release": plan.release})

@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from build_tools.cli import run as cli_run
 from build_tools.fleet import operator
 from build_tools.fleet.deploy import device_requirements
 from build_tools.fleet.pki import CertificateAuthority
-from build_tools.paths import build_root
+from build_tools.paths import build_root, find_model
 from build_tools.toolchains import pip
 from build_tools.toolchains.runner import run as run_local
+from edge_runtime.host.backends import get_backend
 
 from .conftest import RunningBroker, free_port
 from .sshd import Sshd, write_keypair
@@ -80,6 +82,8 @@ class Device:
             "builtin",
             "--python",
             "/usr/bin/python3",
+            "--arch",
+            os.uname().machine,  # the loopback "Pi" is this machine: its runtime wheel
             "--json",
             *extra,
         ]
@@ -127,6 +131,49 @@ def device(tmp_path: Path, ca: CertificateAuthority) -> Iterator[Device]:
         sshd.stop()
 
 
+# Run with the release's own Python: no build_tools there, and the builtin backend runs on the
+# packaged libnnb (no compiler on PATH); the logits are those of the in-tree backend.
+RELEASE_CHECK = """
+import importlib.util, json, sys
+import numpy as np
+from edge_runtime import native
+from edge_runtime.host.backends import get_backend
+assert importlib.util.find_spec("build_tools") is None, "build_tools is installed"
+graph = get_backend("builtin").load(open(sys.argv[1], "rb").read())
+ctx = graph.new_context()
+ctx.set_input(0, np.arange(graph.inputs[0].size, dtype=graph.inputs[0].dtype))
+ctx.invoke()
+print(json.dumps({"lib": str(native.library_path("nnb")), "out": ctx.get_output(0).tolist()}))
+"""
+
+
+def assert_runtime_only_release(release: Path) -> None:
+    venv = release / "venv"
+    assert not [p for p in venv.rglob("build_tools") if p.is_dir()]
+    model = find_model("hello_world_int8")
+    assert model is not None
+    empty = release.parent / "empty-path"
+    empty.mkdir(exist_ok=True)
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", RELEASE_CHECK, str(model)],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(empty), "HOME": str(release)},
+        cwd=release,  # not the checkout: python -c puts the working directory on sys.path
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["lib"].startswith(str(venv.resolve())) and got["lib"].endswith(
+        "edge_runtime/_native/libnnb.so"
+    )
+    graph = get_backend("builtin").load(model.read_bytes())
+    ctx = graph.new_context()
+    ctx.set_input(0, np.arange(graph.inputs[0].size, dtype=graph.inputs[0].dtype))
+    ctx.invoke()
+    assert got["out"] == ctx.get_output(0).tolist()
+
+
 def deploy(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, Any]]:
     code = cli_run(argv)
     out = capsys.readouterr()
@@ -154,6 +201,7 @@ def test_deploy_redeploy_upgrade_rollback(
         time.sleep(0.2)
     rep = operator.reported(broker.endpoint(ca, "operator"), [DEVICE])[DEVICE]
     assert rep["agent"]["release"] == a and rep["online"] is True
+    assert_runtime_only_release(device.root / "current")
 
     pid = device.health()["pid"]
     code, again = deploy(capsys, [*base, "--no-models"])

@@ -124,6 +124,9 @@ def test_systemd_unit_runs_the_current_release() -> None:
 def test_device_requirements_are_the_project_pins() -> None:
     reqs = device_requirements("litert")
     names = sorted(r.split("==")[0] for r in reqs)
-    assert names == ["ai-edge-litert", "cryptography", "numpy", "paho-mqtt", "wasmtime"]
+    assert names == ["ai-edge-litert", "cryptography", "numpy", "paho-mqtt", "pyserial", "wasmtime"]
     assert all("==" in r for r in reqs)
     assert "ai-edge-litert" not in " ".join(device_requirements("builtin"))
+    # An extra of the runtime (tflm) comes with its pin and marker, without the extra clause.
+    tflm = [r for r in device_requirements("tflm") if r.startswith("tflite-micro==")]
+    assert len(tflm) == 1 and "extra" not in tflm[0] and "platform_machine" in tflm[0]

@@ -35,6 +35,7 @@ import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..deployment import Deployment, DeploymentError, ModuleSpec, parse_deployment
+from ..errors import EdgeRuntimeError
 from . import topics
 from .executor import EXECUTORS, EventSink, Executor, ExecutorError, RuntimeSettings
 from .mqtt import Endpoint, close_client, common_name, make_client
@@ -57,7 +58,12 @@ class AgentConfig:
 
     @classmethod
     def load(cls, path: Path) -> AgentConfig:
-        raw = tomllib.loads(path.read_text())
+        try:
+            raw = tomllib.loads(path.read_text())
+        except OSError as e:
+            raise EdgeRuntimeError(f"agent config {path}: {e.strerror}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise EdgeRuntimeError(f"agent config {path}: not TOML: {e}") from e
         base = path.parent
 
         def rel(p: str) -> Path:
