@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,9 +18,11 @@ from typing import Any
 import pytest
 import wasmtime
 
+from build_tools import nnb
 from build_tools.fleet import operator
 from build_tools.fleet.pki import CertificateAuthority
 from build_tools.toolchains.mosquitto import Broker, BrokerConfig, render_acl
+from edge_runtime import native
 from edge_runtime.fleet.mqtt import Endpoint
 
 
@@ -124,11 +127,15 @@ class AgentProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # The agent process imports no build_tools: it gets libnnb as an installed runtime
+        # would have it, by path (edge_runtime.native).
+        env = {**os.environ, native.env_var("nnb"): str(nnb.build_library())}
         with (self.home / "agent.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, *self.command, "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=env,
             )
 
     def health(self) -> dict[str, Any]:

@@ -105,6 +105,7 @@ def worker(backend: str, flips: list[tuple[str, int]]) -> None:
     next flip."""
     import logging
 
+    import build_tools  # noqa: F401  (the checkout's libnnb builder for the builtin backend)
     from edge_runtime.host.loader import GraphLoader
     from edge_runtime.host.memory import GuestMemory
     from edge_runtime.host.models import ModelRegistry
