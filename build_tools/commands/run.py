@@ -84,7 +84,7 @@ def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     if getattr(args, "env", None):
         options["env"] = [parse_env_option(e) for e in args.env]
     if getattr(args, "argv", None) is not None:
-        options["argv"] = list(args.argv)
+        options["argv"] = [utf8_text(a, "argument after --") for a in args.argv]
     supported = supported_cli_options(target)
     # The hint names only options this command has (`run` alone takes --env and `-- ARGS`).
     offered = [k for k in CLI_OPTIONS if k in ("models", "port") or hasattr(args, k)]
@@ -101,9 +101,18 @@ def device_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return options
 
 
+def utf8_text(value: str, what: str) -> str:
+    """A guest's WASI string: valid UTF-8 (an undecodable byte of the command line is not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BuildToolsError(f"{what} {value!r}: not valid UTF-8") from e
+    return value
+
+
 def parse_env_option(value: str) -> tuple[str, str]:
     """`--env KEY=VALUE`: one WASI environment entry for the guest."""
-    key, sep, val = value.partition("=")
+    key, sep, val = utf8_text(value, "--env").partition("=")
     if not sep or not key or "\0" in value:
         raise BuildToolsError(f"--env {value!r}: expected KEY=VALUE (KEY not empty, no NUL)")
     return key, val

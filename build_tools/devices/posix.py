@@ -90,6 +90,9 @@ def runtime_binary(target: Target, options: dict[str, Any]) -> Path:
 class PosixDut(Dut):
     """One runtime process per open(); close() ends it (stdin closed, then waited for)."""
 
+    # `argv` / `env`: the WASI arguments and environment of every instance (ARGS message).
+    cli_options: frozenset[str] = frozenset({"argv", "env"})
+
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         super().__init__(target, options)
         self._stream: ProcessStream | None = None
@@ -212,7 +215,7 @@ class PosixDut(Dut):
             self._models.append(name)
 
     def instantiate(self, module_name: str, wasm: bytes) -> int:
-        module_name = device_name(module_name)
+        given, module_name = module_name, device_name(module_name)
         sha = hashlib.sha256(wasm).hexdigest()
         hello = self._hello
         if hello is not None and hello.can_load_modules:
@@ -231,9 +234,34 @@ class PosixDut(Dut):
                 hint=f"add it to guests.modules of {self.target.source.name} and rebuild",
             )
         try:
-            return self.client.instantiate(sha)
+            iid = self.client.instantiate(sha)
         except DeviceRequestError as e:
             raise self._wrap(f"instantiate {module_name}", e) from e
+        self._set_args(iid, given)
+        return iid
+
+    def _set_args(self, iid: int, module_name: str) -> None:
+        """The `argv` / `env` options, as the Python host gives them (argv[0] the module name
+        when `argv` is given), sent with ARGS before the instance's first call."""
+        argv_opt = self.options.get("argv")
+        env_opt = self.options.get("env", ())
+        if argv_opt is None and not env_opt:
+            return
+        hello = self._hello
+        if hello is None or not hello.takes_args:
+            raise NotSupported(
+                f"{self.target.name}: this runtime takes no WASI arguments or environment "
+                "(no ARGS capability)",
+                hint="rebuild the runtime",
+            )
+        argv = [] if argv_opt is None else [module_name, *argv_opt]
+        environ = [f"{k}={v}" for k, v in env_opt]
+        try:
+            self.client.set_args(iid, argv, environ)
+        except ValueError as e:
+            raise DeviceError(f"{self.target.name}: arguments: {e}") from e
+        except DeviceRequestError as e:
+            raise self._wrap("arguments", e) from e
 
     def call(self, instance: int, export: str, args: list[int]) -> CallOutcome:
         if len(args) > MAX_ARGS:

@@ -38,7 +38,7 @@ def firmware_elf(target: Target, options: dict[str, Any]) -> Path:
 class SerialDut(PosixDut):
     """A runtime at the far end of a serial line (a board, or anything pyserial opens)."""
 
-    cli_options = frozenset({"port"})
+    cli_options = frozenset({"port", "argv", "env"})
 
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         super().__init__(target, options)
@@ -102,7 +102,8 @@ class SerialDut(PosixDut):
 class QemuDut(SerialDut):
     """One QEMU process per open(); close() (and every error path) ends it."""
 
-    cli_options: frozenset[str] = frozenset()  # the emulator's line is its own loopback port
+    # The emulator's line is its own loopback port: no --port.
+    cli_options: frozenset[str] = frozenset({"argv", "env"})
 
     def __init__(self, target: Target, options: dict[str, Any] | None = None) -> None:
         super().__init__(target, options)

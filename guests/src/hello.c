@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <wasi/api.h>
+
 #include "edge_nn.h"
 
 EDGE_EXPORT("add") int32_t add(int32_t a, int32_t b) { return a + b; }
@@ -62,4 +64,29 @@ EDGE_EXPORT("exhaust") int32_t exhaust(void) {
 /* Raw memory.grow: returns the old size in pages or -1. */
 EDGE_EXPORT("grow") int32_t grow(int32_t pages) {
     return (int32_t)__builtin_wasm_memory_grow(0, (uint32_t)pages);
+}
+
+/* The WASI arguments and environment, one per line, as the command guest print_args prints
+ * them (`run TARGET hello print_args --env KEY=VALUE -- ARGS`); returns argc, -1 on an error. */
+EDGE_EXPORT("print_args") int32_t print_args(void) {
+    __wasi_size_t argc, argv_size, envc, env_size;
+    if (__wasi_args_sizes_get(&argc, &argv_size) != 0 ||
+        __wasi_environ_sizes_get(&envc, &env_size) != 0)
+        return -1;
+    uint8_t **ptrs = malloc(sizeof *ptrs * (argc + envc + 1u));
+    uint8_t *buf = malloc(argv_size + env_size + 1u);
+    int32_t n = -1;
+    if (ptrs != NULL && buf != NULL && __wasi_args_get(ptrs, buf) == 0 &&
+        __wasi_environ_get(ptrs + argc, buf + argv_size) == 0) {
+        printf("argc=%d\n", (int)argc);
+        for (__wasi_size_t i = 0; i < argc; i++)
+            printf("argv[%d]=%s\n", (int)i, (const char *)ptrs[i]);
+        for (__wasi_size_t i = 0; i < envc; i++)
+            printf("env %s\n", (const char *)ptrs[argc + i]);
+        n = (int32_t)argc;
+    }
+    fflush(stdout);
+    free(ptrs);
+    free(buf);
+    return n;
 }

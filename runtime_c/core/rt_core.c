@@ -64,6 +64,7 @@ static void put_abort(void) {
 }
 
 void rt_shutdown(void) {
+    rt_frame_abort();
     rt_drop_all();
     put_abort();
     for (uint32_t i = 0; i < RT_MAX_UPLOADED_MODELS; i++) {
@@ -328,9 +329,13 @@ static rt_instance_t *find_instance(uint32_t id) {
     return NULL;
 }
 
+static void frame_abort_for(uint32_t id);
+
 static void free_instance(uint32_t slot) {
     rt_instance_t *inst = g_instances[slot];
     if (inst == NULL) return;
+    frame_abort_for(inst->id);
+    rt_free(inst->args);
     rt_image_release(inst);
     rt_wasinn_release(inst);
     rt_eng_free(inst->eng);
@@ -418,6 +423,7 @@ rt_status_t rt_call(uint32_t id, const char *export_name, const int32_t *args, u
         rt_fmt(msg, cap, "no instance %lu", (unsigned long)id);
         return RT_ERR_NOT_FOUND;
     }
+    inst->called = true;
     uint64_t counter0 = rt_os_counter();
     rt_status_t st =
         rt_eng_call(inst->eng, export_name, args, argc, RT_CALL_TIMEOUT_MS, res, msg, cap);
@@ -469,4 +475,149 @@ uint32_t rt_last_call_us(void) {
 
 uint64_t rt_last_call_counter(void) {
     return g_last_call_counter;
+}
+
+/* ---- ARGS and FRAME_* (docs/protocol.md) ---- */
+
+rt_status_t rt_set_args(uint32_t id, const uint8_t *const *str, const uint8_t *len, uint32_t argc,
+                        uint32_t envc, char *msg, size_t cap) {
+    rt_instance_t *inst = find_instance(id);
+    if (inst == NULL) {
+        rt_fmt(msg, cap, "no instance %lu", (unsigned long)id);
+        return RT_ERR_NOT_FOUND;
+    }
+    if (inst->called) {
+        rt_fmt(msg, cap, "instance %lu has already run a call: arguments come before the first",
+               (unsigned long)id);
+        return RT_ERR_BAD_STATE;
+    }
+    uint32_t argv_bytes = 0, environ_bytes = 0;
+    for (uint32_t i = 0; i < argc + envc; i++)
+        *(i < argc ? &argv_bytes : &environ_bytes) += (uint32_t)len[i] + 1u;
+    uint8_t *blob = NULL;
+    if (argv_bytes + environ_bytes > 0) {
+        blob = (uint8_t *)rt_malloc(argv_bytes + environ_bytes);
+        if (blob == NULL) {
+            rt_fmt(msg, cap, "does not fit: arguments need %lu bytes",
+                   (unsigned long)(argv_bytes + environ_bytes));
+            return RT_ERR_NO_SPACE;
+        }
+        uint32_t off = 0;
+        for (uint32_t i = 0; i < argc + envc; i++) {
+            if (len[i]) memcpy(blob + off, str[i], len[i]);
+            off += len[i];
+            blob[off++] = 0;
+        }
+    }
+    rt_free(inst->args);
+    inst->args = blob;
+    inst->argc = argc;
+    inst->envc = envc;
+    inst->argv_bytes = argv_bytes;
+    inst->environ_bytes = environ_bytes;
+    return RT_OK;
+}
+
+/* The one frame in flight (FRAME_BEGIN .. FRAME_END): its pixels, not yet a handle. */
+static struct {
+    uint32_t instance; /* 0: none in flight */
+    rt_image_buf_t *buf;
+    uint32_t width, height, format, size, received;
+} g_frame;
+
+void rt_frame_abort(void) {
+    rt_image_buf_free(g_frame.buf);
+    memset(&g_frame, 0, sizeof g_frame);
+}
+
+static void frame_abort_for(uint32_t id) {
+    if (g_frame.instance == id) rt_frame_abort();
+}
+
+rt_status_t rt_frame_begin(uint32_t id, uint32_t width, uint32_t height, uint32_t format,
+                           uint32_t *size, char *msg, size_t cap) {
+    rt_frame_abort(); /* a new begin frees an unfinished frame */
+    rt_instance_t *inst = find_instance(id);
+    if (inst == NULL) {
+        rt_fmt(msg, cap, "no instance %lu", (unsigned long)id);
+        return RT_ERR_NOT_FOUND;
+    }
+    rt_image_buf_t *buf = NULL;
+    uint32_t bytes = 0;
+    switch (rt_image_frame_alloc(inst, width, height, format, &buf, &bytes)) {
+    case RT_NN_SUCCESS:
+        break;
+    case RT_NN_INVALID_ARGUMENT:
+        rt_fmt(msg, cap, "frame %lux%lu format %lu: sides 1-%u, format 0-2, yuv422 width even",
+               (unsigned long)width, (unsigned long)height, (unsigned long)format,
+               RT_IMAGE_MAX_SIDE);
+        return RT_ERR_BAD_REQUEST;
+    case RT_NN_BUSY:
+        rt_fmt(msg, cap, "instance %lu has no free image handle (%u in use)", (unsigned long)id,
+               RT_MAX_IMAGES);
+        return RT_ERR_NO_SPACE;
+    default:
+        rt_fmt(msg, cap, "does not fit: frame needs %lu bytes, %lu free",
+               (unsigned long)width * height *
+                   (format == 1   ? 3u
+                    : format == 2 ? 2u
+                                  : 1u),
+               (unsigned long)(RT_HEAP_BUDGET_BYTES - rt_mem_in_use()));
+        return RT_ERR_NO_SPACE;
+    }
+    g_frame.instance = id;
+    g_frame.buf = buf;
+    g_frame.width = width;
+    g_frame.height = height;
+    g_frame.format = format;
+    g_frame.size = bytes;
+    g_frame.received = 0;
+    *size = bytes;
+    return RT_OK;
+}
+
+rt_status_t rt_frame_chunk(uint32_t offset, const uint8_t *data, size_t len, uint32_t *received,
+                           char *msg, size_t cap) {
+    if (g_frame.instance == 0) {
+        rt_fmt(msg, cap, "no frame in flight");
+        return RT_ERR_BAD_STATE;
+    }
+    if (offset != g_frame.received) {
+        rt_fmt(msg, cap, "expected offset %lu, got %lu", (unsigned long)g_frame.received,
+               (unsigned long)offset);
+        return RT_ERR_BAD_STATE;
+    }
+    if (len > g_frame.size - g_frame.received) {
+        rt_fmt(msg, cap, "chunk goes past the frame's %lu bytes", (unsigned long)g_frame.size);
+        return RT_ERR_BAD_REQUEST;
+    }
+    memcpy(rt_image_buf_pixels(g_frame.buf) + offset, data, len);
+    g_frame.received += (uint32_t)len;
+    *received = g_frame.received;
+    return RT_OK;
+}
+
+rt_status_t rt_frame_end(uint32_t *image, char *msg, size_t cap) {
+    if (g_frame.instance == 0) {
+        rt_fmt(msg, cap, "no frame in flight");
+        return RT_ERR_BAD_STATE;
+    }
+    if (g_frame.received != g_frame.size) {
+        rt_fmt(msg, cap, "only %lu of %lu bytes received", (unsigned long)g_frame.received,
+               (unsigned long)g_frame.size);
+        return RT_ERR_BAD_STATE;
+    }
+    rt_instance_t *inst = find_instance(g_frame.instance);
+    uint32_t err = inst == NULL ? RT_NN_INVALID_ARGUMENT
+                                : rt_image_frame_commit(inst, g_frame.buf, g_frame.width,
+                                                        g_frame.height, g_frame.format, image);
+    if (err != RT_NN_SUCCESS) {
+        rt_fmt(msg, cap, "instance %lu has no free image handle (%u in use)",
+               (unsigned long)g_frame.instance, RT_MAX_IMAGES);
+        rt_frame_abort();
+        return RT_ERR_NO_SPACE;
+    }
+    g_frame.buf = NULL; /* the handle owns it now */
+    rt_frame_abort();
+    return RT_OK;
 }

@@ -32,6 +32,7 @@ static void h_hello(void *ctx, proto_hello_info_t *info) {
     info->flash_bytes = (uint32_t)RT_FLASH_BYTES;
     info->capabilities = (uint8_t)((rt_can_upload(RT_KIND_MODULE) ? PROTO_CAP_LOAD_MODULES : 0u) |
                                    (rt_can_upload(RT_KIND_MODEL) ? PROTO_CAP_LOAD_MODELS : 0u));
+    info->capabilities |= (uint8_t)(PROTO_CAP_ARGS | PROTO_CAP_FRAMES);
     info->modules = (uint16_t)rt_module_count();
     info->models = (uint16_t)rt_model_count();
 }
@@ -153,16 +154,44 @@ static void h_reset_peaks(void *ctx) {
     rt_os_stack_reset_peak();
 }
 
+/* ---- ARGS and FRAME_* ---- */
+
+static proto_status_t h_args(void *ctx, const proto_args_req_t *req, proto_error_t *err) {
+    (void)ctx;
+    return (proto_status_t)rt_set_args(req->instance, req->str, req->len, req->argc, req->envc,
+                                       err->text, sizeof err->text);
+}
+
+static proto_status_t h_frame_begin(void *ctx, uint32_t instance, uint16_t width, uint16_t height,
+                                    uint8_t format, uint32_t *size, proto_error_t *err) {
+    (void)ctx;
+    return (proto_status_t)rt_frame_begin(instance, width, height, format, size, err->text,
+                                          sizeof err->text);
+}
+
+static proto_status_t h_frame_chunk(void *ctx, uint32_t offset, const uint8_t *data, size_t len,
+                                    uint32_t *received, proto_error_t *err) {
+    (void)ctx;
+    return (proto_status_t)rt_frame_chunk(offset, data, len, received, err->text, sizeof err->text);
+}
+
+static proto_status_t h_frame_end(void *ctx, uint32_t *image, proto_error_t *err) {
+    (void)ctx;
+    return (proto_status_t)rt_frame_end(image, err->text, sizeof err->text);
+}
+
 static void h_reset(void *ctx) {
     (void)ctx;
+    rt_frame_abort();
     rt_drop_all();
     char msg[8];
     rt_put_end(false, msg, sizeof msg);
 }
 
 static const proto_handlers_t g_handlers = {
-    h_hello, h_put_begin, h_put_chunk, h_put_end, h_list_item, h_instantiate, h_drop,
-    h_call,  h_mem_write, h_mem_read,  h_logs,    h_stats,     h_reset,       h_reset_peaks,
+    h_hello, h_put_begin,   h_put_chunk,   h_put_end,   h_list_item, h_instantiate, h_drop,
+    h_call,  h_mem_write,   h_mem_read,    h_logs,      h_stats,     h_reset,       h_reset_peaks,
+    h_args,  h_frame_begin, h_frame_chunk, h_frame_end, /* ARGS, FRAME_* */
 };
 
 static int io_read_byte(void *ctx, uint32_t timeout_ms) {

@@ -114,21 +114,44 @@ uint32_t rt_image_create(rt_instance_t *inst, uint32_t width, uint32_t height, u
     return RT_NN_SUCCESS;
 }
 
-uint32_t rt_image_put_frame(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
-                            const uint8_t *pixels, uint32_t *image) {
-    if (pixels == NULL || image == NULL || !size_ok(width, height, format)) {
-        return RT_NN_INVALID_ARGUMENT;
-    }
+/* ---- frames the firmware hands in (rt_image_put_frame, the FRAME_* protocol messages) ---- */
+
+uint32_t rt_image_frame_alloc(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                              rt_image_buf_t **buf, uint32_t *bytes) {
+    if (!size_ok(width, height, format)) return RT_NN_INVALID_ARGUMENT;
     rt_image_slot_t *slot;
-    rt_image_buf_t *buf;
-    uint32_t err = alloc_image(inst, width, height, format, &slot, &buf);
-    if (err != RT_NN_SUCCESS) return err;
-    uint32_t row = width * k_bpp[format];
-    memcpy(buf + 1, pixels, row * height);
+    uint32_t err = alloc_image(inst, width, height, format, &slot, buf);
+    if (err == RT_NN_SUCCESS) *bytes = (*buf)->bytes;
+    return err;
+}
+
+uint8_t *rt_image_buf_pixels(rt_image_buf_t *buf) {
+    return (uint8_t *)(buf + 1);
+}
+
+void rt_image_buf_free(rt_image_buf_t *buf) {
+    if (buf != NULL && buf->refs == 0) rt_free(buf);
+}
+
+uint32_t rt_image_frame_commit(rt_instance_t *inst, rt_image_buf_t *buf, uint32_t width,
+                               uint32_t height, uint32_t format, uint32_t *image) {
+    rt_image_slot_t *slot = free_slot(inst);
+    if (slot == NULL) return RT_NN_BUSY;
     uint8_t out[4];
-    add(inst, slot, buf, 0, width, height, row, format, out);
+    add(inst, slot, buf, 0, width, height, width * k_bpp[format], format, out);
     *image = slot->handle;
     return RT_NN_SUCCESS;
+}
+
+uint32_t rt_image_put_frame(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                            const uint8_t *pixels, uint32_t *image) {
+    if (pixels == NULL || image == NULL) return RT_NN_INVALID_ARGUMENT;
+    rt_image_buf_t *buf;
+    uint32_t bytes = 0;
+    uint32_t err = rt_image_frame_alloc(inst, width, height, format, &buf, &bytes);
+    if (err != RT_NN_SUCCESS) return err;
+    memcpy(buf + 1, pixels, bytes);
+    return rt_image_frame_commit(inst, buf, width, height, format, image); /* a slot is free */
 }
 
 uint32_t rt_image_crop(rt_instance_t *inst, uint32_t image, uint32_t x, uint32_t y, uint32_t width,

@@ -63,6 +63,11 @@ typedef struct rt_instance {
     uint32_t next_graph, next_ctx; /* handles are never reused within an instance */
     rt_image_slot_t images[RT_MAX_IMAGES];
     uint32_t next_image;
+    /* WASI arguments and environment (ARGS): argc strings then envc strings, each
+     * NUL-terminated, in one rt_malloc'd block (NULL: none); the byte counts include the NULs. */
+    uint8_t *args;
+    uint32_t argc, argv_bytes, envc, environ_bytes;
+    bool called; /* a CALL has run (ARGS is refused from then on) */
 } rt_instance_t;
 
 /* Guest pointer check: a host pointer to [ptr, ptr+len) in linear memory, or NULL. */
@@ -140,6 +145,16 @@ uint32_t rt_image_drop(rt_instance_t *inst, uint32_t image);
  * error code, as rt_image_create. */
 uint32_t rt_image_put_frame(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
                             const uint8_t *pixels, uint32_t *image);
+/* The two halves of rt_image_put_frame, for frames that arrive in pieces (FRAME_*): an
+ * unregistered buffer for a packed width x height frame (invalid_argument, busy when the
+ * instance has no free handle, too_large), its pixels, and registering it as a new handle
+ * (busy when the table filled up meanwhile: the caller frees the buffer). */
+uint32_t rt_image_frame_alloc(rt_instance_t *inst, uint32_t width, uint32_t height, uint32_t format,
+                              rt_image_buf_t **buf, uint32_t *bytes);
+uint8_t *rt_image_buf_pixels(rt_image_buf_t *buf);
+void rt_image_buf_free(rt_image_buf_t *buf); /* one no handle uses yet */
+uint32_t rt_image_frame_commit(rt_instance_t *inst, rt_image_buf_t *buf, uint32_t width,
+                               uint32_t height, uint32_t format, uint32_t *image);
 /* Drops every image of the instance (when it ends). */
 void rt_image_release(rt_instance_t *inst);
 
@@ -162,8 +177,10 @@ uint32_t rt_wasi_fd_seek(rt_instance_t *inst, uint32_t fd, int64_t offset, uint3
                          uint32_t newoffset);
 uint32_t rt_wasi_fd_fdstat_get(rt_instance_t *inst, uint32_t fd, uint32_t stat);
 void rt_wasi_proc_exit(rt_instance_t *inst, uint32_t code);
-uint32_t rt_wasi_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr);
-uint32_t rt_wasi_argv_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr);
+uint32_t rt_wasi_args_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr);
+uint32_t rt_wasi_args_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr);
+uint32_t rt_wasi_environ_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr);
+uint32_t rt_wasi_environ_get(rt_instance_t *inst, uint32_t environ_ptr, uint32_t buf_ptr);
 uint32_t rt_wasi_clock_time_get(rt_instance_t *inst, uint32_t id, uint64_t precision, uint32_t out);
 uint32_t rt_wasi_random_get(rt_instance_t *inst, uint32_t buf, uint32_t len);
 uint32_t rt_wasi_sched_yield(rt_instance_t *inst);

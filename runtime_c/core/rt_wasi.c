@@ -85,21 +85,50 @@ void rt_wasi_proc_exit(rt_instance_t *inst, uint32_t code) {
     rt_eng_exit(inst->eng, (int32_t)code);
 }
 
-uint32_t rt_wasi_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr) {
+/* Arguments and environment (ARGS, docs/protocol.md): the layout of the Python host's
+ * runtime_py/edge_runtime/host/wasi.py. sizes: the count and the bytes of the NUL-terminated
+ * strings; get: one u32 pointer per string into buf, the strings back to back. Both ranges are
+ * checked before anything is written. */
+static uint32_t sizes(rt_instance_t *inst, uint32_t count, uint32_t bytes, uint32_t count_ptr,
+                      uint32_t size_ptr) {
     uint8_t *c = rt_guest_ptr(inst, count_ptr, 4);
     uint8_t *s = rt_guest_ptr(inst, size_ptr, 4);
     if (c == NULL || s == NULL) return RT_WASI_EFAULT;
-    put_u32(c, 0);
-    put_u32(s, 0);
+    put_u32(c, count);
+    put_u32(s, bytes);
     return RT_WASI_ESUCCESS;
 }
 
-/* args_get / environ_get: nothing to write (no arguments, empty environment). */
-uint32_t rt_wasi_argv_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr) {
-    (void)inst;
-    (void)argv_ptr;
-    (void)buf_ptr;
+static uint32_t strings(rt_instance_t *inst, const uint8_t *blob, uint32_t count, uint32_t bytes,
+                        uint32_t ptrs, uint32_t buf) {
+    if (count > UINT32_MAX / 4u) return RT_WASI_EFAULT;
+    uint8_t *p = rt_guest_ptr(inst, ptrs, 4u * count);
+    uint8_t *b = rt_guest_ptr(inst, buf, bytes);
+    if (p == NULL || b == NULL) return RT_WASI_EFAULT;
+    uint32_t off = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        put_u32(p + 4u * k, buf + off);
+        off += (uint32_t)strlen((const char *)blob + off) + 1u;
+    }
+    if (bytes) memcpy(b, blob, bytes);
     return RT_WASI_ESUCCESS;
+}
+
+uint32_t rt_wasi_args_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr) {
+    return sizes(inst, inst->argc, inst->argv_bytes, count_ptr, size_ptr);
+}
+
+uint32_t rt_wasi_args_get(rt_instance_t *inst, uint32_t argv_ptr, uint32_t buf_ptr) {
+    return strings(inst, inst->args, inst->argc, inst->argv_bytes, argv_ptr, buf_ptr);
+}
+
+uint32_t rt_wasi_environ_sizes_get(rt_instance_t *inst, uint32_t count_ptr, uint32_t size_ptr) {
+    return sizes(inst, inst->envc, inst->environ_bytes, count_ptr, size_ptr);
+}
+
+uint32_t rt_wasi_environ_get(rt_instance_t *inst, uint32_t environ_ptr, uint32_t buf_ptr) {
+    const uint8_t *env = inst->args != NULL ? inst->args + inst->argv_bytes : NULL;
+    return strings(inst, env, inst->envc, inst->environ_bytes, environ_ptr, buf_ptr);
 }
 
 uint32_t rt_wasi_clock_time_get(rt_instance_t *inst, uint32_t id, uint64_t precision,

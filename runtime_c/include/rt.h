@@ -154,6 +154,20 @@ uint32_t rt_last_call_us(void);
 /* rt_os_counter() units spent in the last successful rt_call (0 when none ran). */
 uint64_t rt_last_call_counter(void);
 
+/* ARGS (docs/protocol.md): argc + envc checked strings (str[i], len[i] bytes), copied
+ * NUL-terminated into the instance; BAD_STATE once the instance has run a call. */
+rt_status_t rt_set_args(uint32_t id, const uint8_t *const *str, const uint8_t *len, uint32_t argc,
+                        uint32_t envc, char *msg, size_t cap);
+/* FRAME_BEGIN / FRAME_CHUNK / FRAME_END: one frame in flight, streamed into accounted storage
+ * that becomes an image handle of the instance at the end. rt_frame_abort frees a frame in
+ * flight (dropping its instance and rt_shutdown do too). */
+rt_status_t rt_frame_begin(uint32_t id, uint32_t width, uint32_t height, uint32_t format,
+                           uint32_t *size, char *msg, size_t cap);
+rt_status_t rt_frame_chunk(uint32_t offset, const uint8_t *data, size_t len, uint32_t *received,
+                           char *msg, size_t cap);
+rt_status_t rt_frame_end(uint32_t *image, char *msg, size_t cap);
+void rt_frame_abort(void);
+
 /* Serve the device protocol over rt_os_read_byte/rt_os_write until the link closes. */
 void rt_serve(void);
 

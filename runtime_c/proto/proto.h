@@ -58,8 +58,12 @@ typedef enum {
     PROTO_MSG_INSTANTIATE = 0x30,
     PROTO_MSG_DROP = 0x31,
     PROTO_MSG_CALL = 0x32,
+    PROTO_MSG_ARGS = 0x33,
     PROTO_MSG_MEM_WRITE = 0x40,
     PROTO_MSG_MEM_READ = 0x41,
+    PROTO_MSG_FRAME_BEGIN = 0x42,
+    PROTO_MSG_FRAME_CHUNK = 0x43,
+    PROTO_MSG_FRAME_END = 0x44,
     PROTO_MSG_LOGS = 0x50,
     PROTO_MSG_STATS = 0x51,
     PROTO_MSG_RESET = 0x60
@@ -84,6 +88,8 @@ typedef enum { PROTO_KIND_MODULE = 0, PROTO_KIND_MODEL = 1 } proto_kind_t;
 
 #define PROTO_CAP_LOAD_MODULES 0x01u
 #define PROTO_CAP_LOAD_MODELS 0x02u
+#define PROTO_CAP_ARGS 0x04u   /* ARGS: WASI arguments and environment */
+#define PROTO_CAP_FRAMES 0x08u /* FRAME_BEGIN/CHUNK/END: frames as image handles */
 
 typedef enum {
     PROTO_CALL_RETURNED = 0,
@@ -237,6 +243,16 @@ typedef struct {
     char message[PROTO_ERROR_TEXT_MAX]; /* trap / exit / timeout text, "" when returned */
 } proto_call_result_t;
 
+/* ARGS (docs/protocol.md): argc + envc strings, pointing into the request payload. The
+ * dispatcher has checked them: valid UTF-8, no 0x00, environ entries have '=' after a key. */
+#define PROTO_ARGS_MAX 32u
+typedef struct {
+    uint32_t instance;
+    uint8_t argc, envc;
+    const uint8_t *str[PROTO_ARGS_MAX]; /* argv[0..argc-1], then environ[0..envc-1] */
+    uint8_t len[PROTO_ARGS_MAX];
+} proto_args_req_t;
+
 typedef struct {
     uint32_t ram_high_water, heap_in_use, last_call_us;
     /* extended STATS (docs/protocol.md): 0 / PROTO_COUNTER_NONE when not measured */
@@ -303,6 +319,18 @@ typedef struct {
     /* STATS with PROTO_STATS_RESET_PEAKS, after the response body is built: restart the heap
      * and stack high-water marks from the current use. NULL: UNSUPPORTED for that flag. */
     void (*reset_peaks)(void *ctx);
+
+    /* ARGS: store the strings for the instance (NOT_FOUND, BAD_STATE after its first call,
+     * NO_SPACE). NULL: UNSUPPORTED. */
+    proto_status_t (*args)(void *ctx, const proto_args_req_t *req, proto_error_t *err);
+    /* FRAME_*: one frame in flight; the core checks sizes, offsets and order (docs/protocol.md).
+     * frame_begin answers the byte count, frame_chunk the bytes received so far, frame_end the
+     * image handle. NULL: UNSUPPORTED. */
+    proto_status_t (*frame_begin)(void *ctx, uint32_t instance, uint16_t width, uint16_t height,
+                                  uint8_t format, uint32_t *size, proto_error_t *err);
+    proto_status_t (*frame_chunk)(void *ctx, uint32_t offset, const uint8_t *data, size_t len,
+                                  uint32_t *received, proto_error_t *err);
+    proto_status_t (*frame_end)(void *ctx, uint32_t *image, proto_error_t *err);
 } proto_handlers_t;
 
 /* Platform byte I/O and clock. */

@@ -233,6 +233,117 @@ static proto_status_t do_call(req_t *q) {
     return PROTO_ST_OK;
 }
 
+/* ---- ARGS and FRAME_* (docs/protocol.md: ARGS, FRAME_BEGIN / FRAME_CHUNK / FRAME_END) ---- */
+
+/* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) without 0x00 bytes. */
+static bool utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t k;
+        uint32_t cp, min;
+        if (c == 0) return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0u) == 0xC0u) {
+            k = 1, cp = c & 0x1Fu, min = 0x80u;
+        } else if ((c & 0xF0u) == 0xE0u) {
+            k = 2, cp = c & 0x0Fu, min = 0x800u;
+        } else if ((c & 0xF8u) == 0xF0u) {
+            k = 3, cp = c & 0x07u, min = 0x10000u;
+        } else {
+            return false;
+        }
+        if (n - i <= k) return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0u) != 0x80u) return false;
+            cp = (cp << 6) | (s[i + j] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+static proto_status_t do_args(req_t *q) {
+    proto_args_req_t req;
+    char text[80];
+    memset(&req, 0, sizeof req);
+    req.instance = proto_rd_u32(q->r);
+    unsigned total = 0;
+    for (int part = 0; part < 2; part++) {
+        uint8_t count = proto_rd_u8(q->r);
+        if (q->r->err) return malformed(q);
+        if (total + count > PROTO_ARGS_MAX) {
+            snprintf(text, sizeof text, "too many strings: more than %u arguments and variables",
+                     (unsigned)PROTO_ARGS_MAX);
+            return fail(q, PROTO_ST_BAD_REQUEST, text);
+        }
+        for (unsigned i = 0; i < count; i++, total++) {
+            uint8_t n = proto_rd_u8(q->r);
+            const uint8_t *p = proto_rd_bytes(q->r, n);
+            if (q->r->err) return malformed(q);
+            const char *what = part == 0 ? "argv" : "environ";
+            if (!utf8_valid(p, n)) {
+                snprintf(text, sizeof text, "%s[%u] is not UTF-8 without NUL bytes", what, i);
+                return fail(q, PROTO_ST_BAD_REQUEST, text);
+            }
+            if (part == 1 && (n == 0 || p[0] == '=' || memchr(p, '=', n) == NULL)) {
+                snprintf(text, sizeof text, "environ[%u] has no '=' after a key (KEY=VALUE)", i);
+                return fail(q, PROTO_ST_BAD_REQUEST, text);
+            }
+            req.str[total] = p;
+            req.len[total] = n;
+        }
+        if (part == 0)
+            req.argc = count;
+        else
+            req.envc = count;
+    }
+    if (!rd_done(q->r)) return malformed(q);
+    if (!q->dev->h->args) return fail(q, PROTO_ST_UNSUPPORTED, "this device takes no arguments");
+    return q->dev->h->args(q->dev->core, &req, q->err);
+}
+
+static proto_status_t do_frame_begin(req_t *q) {
+    uint32_t inst = proto_rd_u32(q->r);
+    uint16_t width = proto_rd_u16(q->r);
+    uint16_t height = proto_rd_u16(q->r);
+    uint8_t format = proto_rd_u8(q->r);
+    if (!rd_done(q->r)) return malformed(q);
+    if (!q->dev->h->frame_begin)
+        return fail(q, PROTO_ST_UNSUPPORTED, "this device takes no frames");
+    uint32_t size = 0;
+    proto_status_t st =
+        q->dev->h->frame_begin(q->dev->core, inst, width, height, format, &size, q->err);
+    if (st == PROTO_ST_OK) proto_wr_u32(q->w, size);
+    return st;
+}
+
+static proto_status_t do_frame_chunk(req_t *q) {
+    uint32_t offset = proto_rd_u32(q->r);
+    size_t len = proto_rd_left(q->r);
+    const uint8_t *data = proto_rd_bytes(q->r, len);
+    if (q->r->err || len == 0) return malformed(q);
+    if (!q->dev->h->frame_chunk)
+        return fail(q, PROTO_ST_UNSUPPORTED, "this device takes no frames");
+    uint32_t received = 0;
+    proto_status_t st = q->dev->h->frame_chunk(q->dev->core, offset, data, len, &received, q->err);
+    if (st == PROTO_ST_OK) proto_wr_u32(q->w, received);
+    return st;
+}
+
+static proto_status_t do_frame_end(req_t *q) {
+    if (!rd_done(q->r)) return malformed(q);
+    if (!q->dev->h->frame_end) return fail(q, PROTO_ST_UNSUPPORTED, "this device takes no frames");
+    uint32_t image = 0;
+    proto_status_t st = q->dev->h->frame_end(q->dev->core, &image, q->err);
+    if (st == PROTO_ST_OK) proto_wr_u32(q->w, image);
+    return st;
+}
+
 static proto_status_t do_mem_write(req_t *q) {
     uint32_t inst = proto_rd_u32(q->r);
     uint32_t addr = proto_rd_u32(q->r);
@@ -334,6 +445,15 @@ static proto_status_t dispatch(req_t *q, uint8_t type) {
         return do_stats(q);
     case PROTO_MSG_RESET:
         return rd_done(q->r) ? PROTO_ST_OK : malformed(q);
+    /* ARGS and FRAME_* */
+    case PROTO_MSG_ARGS:
+        return do_args(q);
+    case PROTO_MSG_FRAME_BEGIN:
+        return do_frame_begin(q);
+    case PROTO_MSG_FRAME_CHUNK:
+        return do_frame_chunk(q);
+    case PROTO_MSG_FRAME_END:
+        return do_frame_end(q);
     default:
         break;
     }

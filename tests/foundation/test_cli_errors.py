@@ -73,7 +73,7 @@ def test_bad_test_pattern(capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["run", "posix", "hello", "add", "1", "2", "--model", "m=/dev/null"],
             "error: target posix: --model does not apply to its 'process' device\n"
-            "hint: this target takes none of --model, --port, --env, arguments after --\n",
+            "hint: this target takes --env, arguments after --\n",
         ),
         (
             ["test", "qemu-rv32", "--port", "socket://127.0.0.1:1"],
@@ -91,8 +91,9 @@ def test_option_the_target_does_not_take(
 
 def test_options_are_declared_by_the_adapters() -> None:
     assert supported_cli_options(load_target("host")) == {"models", "argv", "env"}
-    assert supported_cli_options(load_target("esp32")) == {"port"}
-    assert supported_cli_options(load_target("posix")) == frozenset()
+    assert supported_cli_options(load_target("esp32")) == {"port", "argv", "env"}
+    assert supported_cli_options(load_target("posix")) == {"argv", "env"}
+    assert supported_cli_options(load_target("qemu-rv32")) == {"argv", "env"}
 
 
 def test_more_arguments_than_the_protocol_carries() -> None:

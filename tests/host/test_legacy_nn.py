@@ -70,18 +70,6 @@ def test_unknown_model_path_is_reported_by_the_guest(
     assert "./models/nope.tflite: error 8" in capsys.readouterr().out  # not_found
 
 
-def test_env_and_args_are_refused_on_c_targets_in_one_line(
-    legacy_infer: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli_run(["run", "posix", str(legacy_infer), "--env", "A=B"]) == 2
-    err = capsys.readouterr().err
-    assert (
-        err.splitlines()[0] == "error: target posix: --env does not apply to its 'process' device"
-    )
-    assert cli_run(["run", "posix", str(legacy_infer), "--", "x"]) == 2
-    assert "arguments after -- does not apply" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("bad", ["NOEQUALS", "=value"])
 def test_bad_env_option_is_one_clear_line(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_run(["run", "host", "hello", "--env", bad]) == 2

@@ -14,7 +14,9 @@ from edge_runtime.protocol.framing import Frame, encode_frame
 from edge_runtime.protocol.messages import (
     Kind,
     MsgType,
+    pack_args,
     pack_call,
+    pack_frame_begin,
     pack_instantiate,
     pack_put_begin,
     pack_put_chunk,
@@ -75,6 +77,24 @@ def corpus() -> dict[str, bytes]:
         ),
         "stats_reset.bin": _wire(
             [(MsgType.STATS, b""), (MsgType.RESET, b""), (MsgType.HELLO, b"")]
+        ),
+        # ARGS and FRAME_* (parsed by the dispatcher even where the core does not take them)
+        "args.bin": _wire(
+            [
+                *with_instance,
+                (MsgType.ARGS, pack_args(1, ["prog", "ünï"], ["K=V", "E="])),
+                (MsgType.ARGS, _inst(1) + b"\x01\x02\xc3\x28\x00"),  # not UTF-8
+                (MsgType.ARGS, _inst(1) + b"\x00\x01\x02=V"),  # no key
+            ]
+        ),
+        "frames.bin": _wire(
+            [
+                *with_instance,
+                (MsgType.FRAME_BEGIN, pack_frame_begin(1, 4, 2, 0)),
+                (MsgType.FRAME_CHUNK, pack_put_chunk(0, bytes(range(5)))),
+                (MsgType.FRAME_CHUNK, pack_put_chunk(5, bytes(3))),
+                (MsgType.FRAME_END, b""),
+            ]
         ),
         "duplicate.bin": hello + hello + b"\x00garbage\x00" + hello[:-3] + hello,
         "unknown.bin": _wire([(0x7F, b"xyz"), (MsgType.CALL, b"\x01")]),  # type: ignore[list-item]

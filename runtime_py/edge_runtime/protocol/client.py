@@ -13,6 +13,7 @@ from typing import TypeVar
 from edge_runtime.errors import DeviceError
 from edge_runtime.protocol.framing import Frame, FrameDecoder, FrameError, encode_frame
 from edge_runtime.protocol.messages import (
+    FRAME_BYTES_PER_PIXEL,
     STATS_EXTENDED,
     STATS_RESET_PEAKS,
     CallResult,
@@ -23,7 +24,9 @@ from edge_runtime.protocol.messages import (
     MsgType,
     Stats,
     Status,
+    pack_args,
     pack_call,
+    pack_frame_begin,
     pack_instantiate,
     pack_put_begin,
     pack_put_chunk,
@@ -323,3 +326,36 @@ class DeviceClient:
 
     def reset(self) -> None:
         self._ok(MsgType.RESET)
+
+    # ---- ARGS and frames (HELLO capabilities ARGS, FRAMES) ----
+
+    def set_args(self, instance: int, argv: Sequence[str], environ: Sequence[str]) -> None:
+        """WASI arguments (argv[0] included) and KEY=VALUE environment of an instance, before
+        its first call. ValueError for what the protocol cannot carry (count, size, UTF-8)."""
+        payload = pack_args(instance, argv, environ)
+        if len(payload) > self.max_payload:
+            raise ValueError(
+                f"arguments and environment take {len(payload) - 4} bytes: the device takes at "
+                f"most {self.max_payload - 4} in one ARGS request"
+            )
+        self._ok(MsgType.ARGS, payload)
+
+    def put_frame(self, instance: int, width: int, height: int, fmt: int, pixels: bytes) -> int:
+        """Streams packed pixels (format code fmt: 0 gray8, 1 rgb888, 2 yuv422) to the device
+        as a new image handle of the instance; returns the handle."""
+        expected = width * height * FRAME_BYTES_PER_PIXEL.get(fmt, 0)
+        if len(pixels) != expected:
+            raise ValueError(
+                f"frame {width}x{height} format {fmt}: {len(pixels)} bytes, expected {expected}"
+            )
+        body = self._ok(MsgType.FRAME_BEGIN, pack_frame_begin(instance, width, height, fmt))
+        size = self._parse(MsgType.FRAME_BEGIN, unpack_u32, body)
+        if size != len(pixels):
+            raise DeviceError(
+                f"device {self.device_name!r}: FRAME_BEGIN wants {size} bytes, not {len(pixels)}"
+            )
+        step = self.max_payload - 4
+        for offset in range(0, size, step):
+            self._ok(MsgType.FRAME_CHUNK, pack_put_chunk(offset, pixels[offset : offset + step]))
+        body = self._ok(MsgType.FRAME_END)
+        return self._parse(MsgType.FRAME_END, unpack_u32, body)

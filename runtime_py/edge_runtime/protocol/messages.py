@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
@@ -20,8 +21,12 @@ class MsgType(IntEnum):
     INSTANTIATE = 0x30
     DROP = 0x31
     CALL = 0x32
+    ARGS = 0x33
     MEM_WRITE = 0x40
     MEM_READ = 0x41
+    FRAME_BEGIN = 0x42
+    FRAME_CHUNK = 0x43
+    FRAME_END = 0x44
     LOGS = 0x50
     STATS = 0x51
     RESET = 0x60
@@ -56,6 +61,8 @@ class CallOutcome(IntEnum):
 
 CAP_LOAD_MODULES = 0x01
 CAP_LOAD_MODELS = 0x02
+CAP_ARGS = 0x04  # takes ARGS
+CAP_FRAMES = 0x08  # takes FRAME_BEGIN / FRAME_CHUNK / FRAME_END
 
 
 class MalformedPayload(ValueError):
@@ -135,6 +142,14 @@ class HelloInfo:
     def can_load_models(self) -> bool:
         return bool(self.capabilities & CAP_LOAD_MODELS)
 
+    @property
+    def takes_args(self) -> bool:
+        return bool(self.capabilities & CAP_ARGS)
+
+    @property
+    def takes_frames(self) -> bool:
+        return bool(self.capabilities & CAP_FRAMES)
+
 
 def unpack_hello(body: bytes) -> HelloInfo:
     r = Reader(body)
@@ -211,6 +226,44 @@ def unpack_call(body: bytes) -> CallResult:
     message = r.rest().decode("utf-8", "replace")
     result = value if (outcome is CallOutcome.RETURNED and has_result) else None
     return CallResult(outcome, result, value, elapsed, message)
+
+
+# ---- ARGS and FRAME_* (docs/protocol.md: ARGS, FRAME_BEGIN / FRAME_CHUNK / FRAME_END) ----
+
+ARGS_MAX = 32  # argv and environ strings together
+FRAME_FORMATS = {"gray8": 0, "rgb888": 1, "yuv422": 2}  # docs/abi.md section 7
+FRAME_BYTES_PER_PIXEL = {0: 1, 1: 3, 2: 2}
+
+
+def pack_args(instance: int, argv: Sequence[str], environ: Sequence[str]) -> bytes:
+    """ARGS: u32 instance, u8 argc, str argv..., u8 envc, str environ... Raises ValueError
+    naming the entry for what the device would refuse."""
+    if len(argv) + len(environ) > ARGS_MAX:
+        raise ValueError(
+            f"{len(argv)} arguments and {len(environ)} environment variables: at most "
+            f"{ARGS_MAX} together"
+        )
+    out = struct.pack("<I", instance)
+    for what, items in (("argv", argv), ("environ", environ)):
+        out += bytes([len(items)])
+        for i, text in enumerate(items):
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(f"{what}[{i}] {text!r} is not valid UTF-8") from e
+            if b"\0" in raw:
+                raise ValueError(f"{what}[{i}] {text!r} contains a NUL character")
+            if len(raw) > 255:
+                raise ValueError(f"{what}[{i}] is {len(raw)} bytes long: at most 255")
+            if what == "environ" and raw.find(b"=") < 1:
+                raise ValueError(f"{what}[{i}] {text!r} is not KEY=VALUE")
+            out += bytes([len(raw)]) + raw
+    return out
+
+
+def pack_frame_begin(instance: int, width: int, height: int, fmt: int) -> bytes:
+    """FRAME_BEGIN: u32 instance, u16 width, u16 height, u8 format."""
+    return struct.pack("<IHHB", instance, width, height, fmt)
 
 
 STATS_EXTENDED = 0x01  # request flag: append the extended fields
