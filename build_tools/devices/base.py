@@ -115,6 +115,16 @@ class Dut(ABC):
     @abstractmethod
     def drop(self, instance: int) -> None: ...
 
+    @property
+    def takes_frames(self) -> bool:
+        """Whether put_frame works here (the protocol's FRAMES capability)."""
+        return False
+
+    def put_frame(self, instance: int, width: int, height: int, fmt: str, pixels: bytes) -> int:
+        """Hands packed pixels (fmt: gray8, rgb888, yuv422) to an instance as a new edge_image
+        handle, without a write into its linear memory; returns the handle."""
+        raise NotSupported(f"{self.target.name}: this device takes no frames")
+
     def stats(self, *, reset_peaks: bool = False) -> DeviceStats | None:
         """Memory peaks, or None when the device cannot report them. reset_peaks: restart the
         peaks after reading them (so the next reading covers only what ran in between)."""

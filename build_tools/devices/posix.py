@@ -19,7 +19,7 @@ from typing import Any
 
 from edge_runtime.errors import DeviceError
 from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
-from edge_runtime.protocol.messages import MAX_ARGS, HelloInfo, Kind
+from edge_runtime.protocol.messages import FRAME_FORMATS, MAX_ARGS, HelloInfo, Kind
 from edge_runtime.protocol.messages import CallOutcome as WireOutcome
 from edge_runtime.protocol.streams import ProcessStream
 
@@ -307,6 +307,22 @@ class PosixDut(Dut):
         buf = self._logs.setdefault(instance, bytearray())
         buf += data
         return bytes(buf)
+
+    @property
+    def takes_frames(self) -> bool:
+        return self._hello is not None and self._hello.takes_frames
+
+    def put_frame(self, instance: int, width: int, height: int, fmt: str, pixels: bytes) -> int:
+        if not self.takes_frames:
+            return super().put_frame(instance, width, height, fmt, pixels)
+        if fmt not in FRAME_FORMATS:
+            raise DeviceError(f"frame format {fmt!r}: one of {', '.join(FRAME_FORMATS)}")
+        try:
+            return self.client.put_frame(instance, width, height, FRAME_FORMATS[fmt], pixels)
+        except ValueError as e:
+            raise DeviceError(f"{self.target.name}: frame: {e}") from e
+        except DeviceRequestError as e:
+            raise self._wrap("frame", e) from e
 
     def stats(self, *, reset_peaks: bool = False) -> DeviceStats | None:
         try:

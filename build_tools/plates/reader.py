@@ -149,8 +149,20 @@ def run_pipeline(
     return Readout(texts, times, seconds, errors)
 
 
-def run_reactor(dut: Any, wasm: bytes, plates: list[Plate]) -> Readout:
-    """The reactor guest `plates` on an open device (`devices.base.Dut`)."""
+def pgm_pixels(pgm: bytes) -> tuple[int, int, bytes]:
+    """Width, height and pixels of a binary PGM as synth.pgm writes it (`P5 W H 255`)."""
+    fields = pgm.split(maxsplit=4)
+    if len(fields) < 5 or fields[0] != b"P5" or fields[3] != b"255":
+        raise BuildToolsError("plate frame: not an 8-bit binary PGM")
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, pgm[len(pgm) - w * h :]
+
+
+def run_reactor(dut: Any, wasm: bytes, plates: list[Plate], frames: bool | None = None) -> Readout:
+    """The reactor guest `plates` on an open device (`devices.base.Dut`). frames: hand each
+    frame over as an image handle (`Dut.put_frame`, read_plate_image) instead of writing the
+    PGM into guest memory (read_plate); default: when the device takes frames."""
+    use_frames = dut.takes_frames if frames is None else frames
     if MODEL_NAME not in dut.info().models:  # built in where the target lists it
         dut.put_model(MODEL_NAME, model_path().read_bytes())
     iid = dut.instantiate("plates", wasm)
@@ -158,17 +170,24 @@ def run_reactor(dut: Any, wasm: bytes, plates: list[Plate]) -> Readout:
     times: list[list[int]] = []
     errors: list[str] = []
     try:
-        size = max(len(p.pgm) for p in plates)
-        out = dut.call(iid, "alloc", [size])
-        if out.status != "ok" or not out.value:
-            raise BuildToolsError(f"plates guest: alloc({size}) failed: {out.message}")
-        buf = out.value
+        buf = 0
+        if not use_frames:  # the PGM goes into a guest buffer
+            size = max(len(p.pgm) for p in plates)
+            out = dut.call(iid, "alloc", [size])
+            if out.status != "ok" or not out.value:
+                raise BuildToolsError(f"plates guest: alloc({size}) failed: {out.message}")
+            buf = out.value
         text_ptr = dut.call(iid, "text_ptr", []).value or 0
         times_ptr = dut.call(iid, "times_ptr", []).value or 0
         t0 = time.perf_counter()
         for p in plates:
-            dut.write_memory(iid, buf, p.pgm)
-            r = dut.call(iid, "read_plate", [buf, len(p.pgm)])
+            if use_frames:
+                w, h, px = pgm_pixels(p.pgm)
+                image = dut.put_frame(iid, w, h, "gray8", px)
+                r = dut.call(iid, "read_plate_image", [image])  # drops the handle
+            else:
+                dut.write_memory(iid, buf, p.pgm)
+                r = dut.call(iid, "read_plate", [buf, len(p.pgm)])
             if r.status != "ok" or r.value is None:
                 errors.append(f"read_plate: {r.status}: {r.message}")
                 texts.append("")

@@ -139,15 +139,21 @@ def test_frame_without_plate_gives_an_empty_string() -> None:
     assert r.texts == ["", "", synth.plate(synth.HELDOUT_SEED, 0).text]
 
 
-@pytest.mark.parametrize("target_name", ["host", "posix", "qemu-rv32"])
+@pytest.mark.parametrize(
+    ("target_name", "frames"),
+    [("host", False), ("posix", True), ("posix", False), ("qemu-rv32", True)],
+    ids=["host", "posix-frames", "posix-mem-write", "qemu-rv32-frames"],
+)
 def test_plates_guest_reads_the_same_strings(
-    target_name: str, host_pipeline: reader.Readout, heldout: list[synth.Plate]
+    target_name: str, frames: bool, host_pipeline: reader.Readout, heldout: list[synth.Plate]
 ) -> None:
     """The one-call guest (same stages, builtin backend on the C runtime) on each runtime gives
-    the EVP pipeline's strings."""
+    the EVP pipeline's strings, with the frame written into guest memory (read_plate) or handed
+    over as an image handle (FRAMES, read_plate_image)."""
     target = load_target(target_name)
     count = HELDOUT if target.connection.transport != "qemu" else 20
     with open_device(target) as dut:
-        r = reader.run_reactor(dut, _guest(target, "plates"), heldout[:count])
+        assert dut.takes_frames or not frames  # the C runtimes take frames
+        r = reader.run_reactor(dut, _guest(target, "plates"), heldout[:count], frames=frames)
     assert r.errors == []
     assert r.texts == host_pipeline.texts[:count]

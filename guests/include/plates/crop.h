@@ -26,6 +26,18 @@ static inline uint32_t plates_cut(const uint8_t *px, int32_t w, int32_t h, plate
     if (frame) edge_image_drop(frame);
     return err;
 }
+
+/* plates_cut for a frame that already is a handle (the FRAMES protocol message): the plate is
+ * a view of it, read back alone. */
+static inline uint32_t plates_cut_handle(edge_image_t frame, plates_box b, uint8_t *out) {
+    edge_image_t plate = 0;
+    uint32_t written = 0, size = (uint32_t)b.w * (uint32_t)b.h;
+    uint32_t err =
+        edge_image_crop(frame, (uint32_t)b.x, (uint32_t)b.y, (uint32_t)b.w, (uint32_t)b.h, &plate);
+    if (err == 0) err = edge_image_read(plate, out, size, &written);
+    if (plate) edge_image_drop(plate);
+    return err;
+}
 #else
 #define PLATES_IMAGE_HANDLES 0
 
