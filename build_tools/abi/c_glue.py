@@ -124,7 +124,7 @@ def wasm2c_imports_source(table: AbiTable) -> str:
     out += [f"    env->{mangle(m.name)}.rt = owner;" for m in table.c_modules]
     out.append("}")
     for m in table.c_modules:
-        for fn in m.functions:
+        for fn in m.c_functions:
             params = ", ".join([f"struct {w2c_struct(m.name)} *env", *_params(fn)])
             proto = f"{_ret(fn)} {w2c_symbol(m.name, fn.name)}({params})"
             out += ["", f"/* {m.name}.{fn.name} */", f"{proto};", f"{proto} {{"]
@@ -156,7 +156,7 @@ def wamr_natives_source(table: AbiTable) -> str:
         '#include "wasm_export.h"',
     ]
     for m in table.c_modules:
-        for fn in m.functions:
+        for fn in m.c_functions:
             params = ", ".join(["wasm_exec_env_t exec_env", *_params(fn)])
             out += ["", f"static {_ret(fn)} {wamr_wrapper(m.name, fn.name)}({params}) {{"]
             call = _core_call(fn, "RT_WAMR_INST(exec_env)")
@@ -168,7 +168,7 @@ def wamr_natives_source(table: AbiTable) -> str:
             out.append("}")
     for m in table.c_modules:
         out += ["", f"static NativeSymbol {_wamr_array(m.name)}[] = {{"]
-        for fn in m.functions:
+        for fn in m.c_functions:
             out.append(
                 f'    {{"{fn.name}", (void *){wamr_wrapper(m.name, fn.name)}, '
                 f'"{fn.wamr_signature}", NULL}},'

@@ -39,7 +39,7 @@ def wat_importing(table: AbiTable) -> str:
     """A module importing every function of the table, with the table's types."""
     lines = ["(module"]
     for m in table.c_modules:
-        for f in m.functions:
+        for f in m.c_functions:
             params = " ".join(p.type for p in f.params)
             result = f" (result {f.result})" if f.result else ""
             lines.append(f'  (import "{m.name}" "{f.name}" (func (param {params}){result}))')

@@ -78,7 +78,14 @@ def test_doc_parser_sees_a_disagreement() -> None:
 def test_allow_list_and_import_structs_are_the_table() -> None:
     table = load_table()
     assert {m.name: {f.name for f in m.functions} for m in table.modules} == ALLOWED_IMPORTS
-    assert len(ALLOWED_IMPORTS["wasi_snapshot_preview1"]) == 13
+    assert len(ALLOWED_IMPORTS["wasi_snapshot_preview1"]) == 17
+    wasi_c = {f.name for f in table.c_modules[1].c_functions}  # the pre-opens are host only
+    assert ALLOWED_IMPORTS["wasi_snapshot_preview1"] - wasi_c == {
+        "fd_prestat_get",
+        "fd_prestat_dir_name",
+        "fd_fdstat_set_flags",
+        "path_open",
+    }
     assert len(ALLOWED_IMPORTS["wasi_ephemeral_nn"]) == 7
     assert len(ALLOWED_IMPORTS["edge_image"]) == 9
     assert len(ALLOWED_IMPORTS["wasi_nn"]) == 6
@@ -126,7 +133,9 @@ def test_signatures() -> None:
     assert seek is not None and exit_ is not None
     assert (seek.param_letters, seek.wamr_signature) == ("iIii", "(iIii)i")
     assert (exit_.wamr_signature, exit_.ends_call, exit_.has_result) == ("(i)", True, False)
-    assert table.function("wasi_snapshot_preview1", "fd_prestat_get") is None
+    prestat = table.function("wasi_snapshot_preview1", "fd_prestat_get")
+    assert prestat is not None and prestat.core is None  # host only
+    assert table.function("wasi_snapshot_preview1", "path_unlink_file") is None
 
 
 GOOD = """
@@ -149,6 +158,18 @@ def test_module_without_c_runtime_needs_no_core() -> None:
     module = table.module("m")
     assert module is not None and (module.scope, module.c_runtime) == ("deployment", False)
     assert table.c_modules == () and module.functions[0].core is None
+
+
+def test_host_only_function_of_a_c_module() -> None:
+    host_only = '[[function]]\nmodule = "m"\nname = "g"\nparams = []\nc_runtime = false\n'
+    module = parse_table(GOOD + host_only).module("m")
+    assert module is not None and [f.name for f in module.functions] == ["f", "g"]
+    assert [f.name for f in module.c_functions] == ["f"]
+    with pytest.raises(AbiTableError, match=r"m\.g has c_runtime = false: no core"):
+        parse_table(GOOD + host_only + 'core = "rt_g"\n')
+    no_c = GOOD.replace('doc = "9"', 'doc = "9"\nc_runtime = false').replace('core = "rt_f"\n', "")
+    with pytest.raises(AbiTableError, match=r"'c_runtime' must be false .* without the C runtime"):
+        parse_table(no_c.replace('result = "i32"', 'result = "i32"\nc_runtime = true'))
 
 
 def test_parse_minimal_table_and_core_args() -> None:

@@ -27,8 +27,8 @@ from build_tools.targets import load_target
 
 
 def transfer_s(dut, iid: int, plates: list[synth.Plate], frames: bool) -> float:  # type: ignore[no-untyped-def]
-    """Median time to hand one frame over (and, for a handle, drop it by reading the plate
-    is not included: the handle is dropped with read_plate_image's own call below)."""
+    """Median time to hand one frame over (a handle is then consumed by read_plate_image,
+    outside the timed part)."""
     times = []
     buf = 0 if frames else dut.call(iid, "alloc", [max(len(p.pgm) for p in plates)]).value
     for p in plates:

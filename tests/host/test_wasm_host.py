@@ -157,14 +157,14 @@ def test_guest_importing_outside_the_abi_is_refused(tmp_path: Path) -> None:
 
     wat = tmp_path / "fs.wat"
     wat.write_text(
-        '(module (import "wasi_snapshot_preview1" "path_open"'
-        ' (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32))) (memory (export "memory") 1))'
+        '(module (import "wasi_snapshot_preview1" "path_unlink_file"'
+        ' (func (param i32 i32 i32) (result i32))) (memory (export "memory") 1))'
     )
     wasm = tmp_path / "fs.wasm"
     wabt.wat2wasm(wat, wasm)
     with (
         HostDut(load_target("host")) as dut,
-        pytest.raises(DeviceError, match="path_open is not in the allowed ABI"),
+        pytest.raises(DeviceError, match="path_unlink_file is not in the allowed ABI"),
     ):
         dut.instantiate("fs", wasm.read_bytes())
 

@@ -31,7 +31,16 @@ _C_KEYWORDS = (
 _RESERVED = frozenset(["inst", "env", "exec_env", "res", *_C_KEYWORDS.split()])
 _MODULE_KEYS = {"name", "doc", "scope", "c_runtime"}
 SCOPES = ("instance", "deployment")
-_FUNCTION_KEYS = {"module", "name", "params", "result", "ends_call", "core", "core_args"}
+_FUNCTION_KEYS = {
+    "module",
+    "name",
+    "params",
+    "result",
+    "ends_call",
+    "core",
+    "core_args",
+    "c_runtime",
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,11 @@ class Module:
 
     def function(self, name: str) -> Function | None:
         return next((f for f in self.functions if f.name == name), None)
+
+    @property
+    def c_functions(self) -> tuple[Function, ...]:
+        """The functions the C runtime implements (those with a core function)."""
+        return tuple(f for f in self.functions if f.core is not None)
 
 
 @dataclass(frozen=True)
@@ -183,10 +197,17 @@ def _function(
     if module not in modules:
         raise AbiTableError(f"{where}: module {module!r} is not declared with [[module]]")
     c_runtime = options[module][1]
+    own = raw.get("c_runtime", c_runtime)  # a function of a C module may be host-only
+    if not isinstance(own, bool) or (own and not c_runtime):
+        raise AbiTableError(
+            f"{where}: field 'c_runtime' must be false (or absent) in a module "
+            f"{'without' if not c_runtime else 'with'} the C runtime"
+        )
+    c_runtime = own
     if c_runtime and "core" not in raw:
         raise AbiTableError(f"{where}: missing field 'core'")
     if not c_runtime and ("core" in raw or "core_args" in raw):
-        raise AbiTableError(f"{where}: module {module!r} has c_runtime = false: no core")
+        raise AbiTableError(f"{where}: {module}.{name} has c_runtime = false: no core")
     params = _params(raw["params"], where)
     result = raw.get("result")
     if result is not None and result not in VALUE_TYPES:

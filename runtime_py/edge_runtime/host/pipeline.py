@@ -17,11 +17,14 @@ Semantics (docs/pipeline.md; a device-side executor follows the same rules):
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import wasmtime
@@ -34,7 +37,9 @@ from .runtime import CallResult, GuestError, HostLimits, HostRuntime
 
 log = logging.getLogger(__name__)
 
-WORKSPACE_ROOT = "/workspace"  # nominal: the guest ABI pre-opens no directory
+# EVP_getWorkspaceDirectory's path is WORKSPACE_ROOT/<instance>: a temporary directory of the
+# host per deployment instance, pre-opened there for WASI, removed by stop().
+WORKSPACE_ROOT = "/workspace"
 STOP_GRACE_S = 2.0
 BACKOFF_S = (0.05, 2.0)  # first restart delay, cap (doubling)
 MAX_TELEMETRY_KEPT = 10000
@@ -130,6 +135,7 @@ class Pipeline:
         self._terminate = False
         self.states: dict[tuple[str, str], bytes] = {}
         self.telemetry: deque[tuple[str, str, Any]] = deque(maxlen=MAX_TELEMETRY_KEPT)
+        self._workspaces: dict[str, Path] = {}  # instance -> host directory (start .. stop)
         sinks = [n for n, s in deployment.instances.items() if not s.publish]
         self._counted = set(sinks or deployment.instances)  # what --messages counts
 
@@ -172,6 +178,8 @@ class Pipeline:
                 max_contexts=base.max_contexts,
             )
         self.runtime.ticker.start()
+        for name in self._workers:
+            self._workspaces[name] = Path(tempfile.mkdtemp(prefix=f"evp-workspace-{name}-"))
         for worker in self._workers.values():
             worker.thread = threading.Thread(
                 target=self._run, args=(worker,), name=f"evp-{worker.spec.name}", daemon=True
@@ -189,10 +197,15 @@ class Pipeline:
     def _lifecycle(self, worker: _Worker) -> None:
         spec = worker.spec
         while not self._stopping:
-            client = EvpClient(_Port(self, worker), spec.config, f"{WORKSPACE_ROOT}/{spec.name}")
+            workspace = f"{WORKSPACE_ROOT}/{spec.name}"
+            client = EvpClient(_Port(self, worker), spec.config, workspace)
             try:
                 inst = self.runtime.instantiate(
-                    spec.name, worker.wasm, provided={EVP: client}, limits=worker.limits
+                    spec.name,
+                    worker.wasm,
+                    provided={EVP: client},
+                    limits=worker.limits,
+                    preopens=((workspace, self._workspaces[spec.name]),),
                 )
             except GuestError as e:
                 with self._cond:
@@ -399,6 +412,13 @@ class Pipeline:
                 worker.thread.join(limit + 1)
                 if worker.thread.is_alive():
                     log.warning("instance %s did not stop", worker.spec.name)
+        for directory in self._workspaces.values():
+            shutil.rmtree(directory, ignore_errors=True)
+        self._workspaces.clear()
+
+    def workspace(self, instance: str) -> Path | None:
+        """The host directory behind the instance's workspace (None before start, after stop)."""
+        return self._workspaces.get(instance)
 
     # -- reporting -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,12 +161,15 @@ class HostRuntime:
         fast: bool | None = None,
         provided: dict[str, object] | None = None,
         limits: HostLimits | None = None,
+        preopens: tuple[tuple[str, Path], ...] = (),
     ) -> HostInstance:
         """`fast=False` forces wasmtime-py's public call API (comparison, fallback tests);
         `provided` implements the table's deployment-scope modules for this instance (module
-        name -> object with one method per function); `limits` overrides the runtime's."""
+        name -> object with one method per function); `limits` overrides the runtime's;
+        `preopens`: (guest path, host directory) pairs pre-opened for WASI (fds 3, 4, ...)."""
         self.ticker.start()
-        return HostInstance(self, name, self.compile(name, wasm), fast, provided, limits)
+        module = self.compile(name, wasm)
+        return HostInstance(self, name, module, fast, provided, limits, preopens)
 
     def close(self) -> None:
         self.ticker.stop()
@@ -220,6 +224,7 @@ class HostInstance:
         fast: bool | None = None,
         provided: dict[str, object] | None = None,
         limits: HostLimits | None = None,
+        preopens: tuple[tuple[str, Path], ...] = (),
     ) -> None:
         self.runtime = runtime
         self.name = name
@@ -227,7 +232,9 @@ class HostInstance:
         self.limits = limits = limits or runtime.limits
         self.store.set_limits(memory_size=limits.memory_bytes)
         argv = () if runtime.guest_args is None else (name.encode(), *runtime.guest_args)
-        self.wasi_state = WasiState(args=argv, environ=runtime.guest_environ)
+        self.wasi_state = WasiState(
+            args=argv, environ=runtime.guest_environ, preopens=tuple(preopens)
+        )
         self.nn = WasiNn(runtime.loader, limits.max_graphs, limits.max_contexts)
         self.images = EdgeImage(self.nn, limits.memory_bytes)
         self._memory: wasmtime.Memory | None = None
