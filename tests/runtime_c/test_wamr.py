@@ -4,6 +4,7 @@ the runtime has never seen (uploaded over the device protocol, sha256-verified, 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -128,8 +129,16 @@ def test_conformance_posix_wamr_sanitized(posix_wamr_target: Target) -> None:
     assert "runtime error" not in stderr and "AddressSanitizer" not in stderr
 
 
-def _persist_lines(dut: PosixDut) -> list[str]:
-    return [ln for ln in dut.stderr_text().splitlines() if ln.startswith("rt: persist: ")]
+def _persist_lines(dut: PosixDut, expect: int = 0) -> list[str]:
+    """The device's persist log lines. Its stderr is drained by a reader thread, so a line the
+    device wrote before answering may reach us a little after the answer: wait (up to 10 s) until
+    at least `expect` lines arrived."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        lines = [ln for ln in dut.stderr_text().splitlines() if ln.startswith("rt: persist: ")]
+        if len(lines) >= expect or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
 
 
 def test_persistence_hook_once_per_committed_upload(
@@ -167,7 +176,7 @@ def test_persistence_hook_once_per_committed_upload(
         assert not client.put(Kind.MODULE, "hello", hello)  # PRESENT: nothing committed
         client.stats()
         sha = {n: hashlib.sha256(b).hexdigest()[:16] for n, b in (("h", hello), ("m", model))}
-        assert _persist_lines(dut) == [
+        assert _persist_lines(dut, expect=2) == [
             f"rt: persist: module hello {sha['h']} {len(hello)} bytes",
             f"rt: persist: model uploaded_model_1 {sha['m']} {len(model)} bytes",
         ]
