@@ -30,6 +30,14 @@ class MsgType(IntEnum):
     LOGS = 0x50
     STATS = 0x51
     RESET = 0x60
+    PIPE_BIND = 0x70
+    PIPE_ROUTE = 0x71
+    PIPE_CONFIG = 0x72
+    PIPE_START = 0x73
+    PIPE_PUBLISH = 0x74
+    PIPE_POLL = 0x75
+    PIPE_STATUS = 0x76
+    PIPE_STOP = 0x77
 
 
 class Status(IntEnum):
@@ -63,6 +71,7 @@ CAP_LOAD_MODULES = 0x01
 CAP_LOAD_MODELS = 0x02
 CAP_ARGS = 0x04  # takes ARGS
 CAP_FRAMES = 0x08  # takes FRAME_BEGIN / FRAME_CHUNK / FRAME_END
+CAP_PIPELINES = 0x10  # runs a deployment itself: PIPE_* messages (docs/protocol.md 4.1)
 
 
 class MalformedPayload(ValueError):
@@ -149,6 +158,10 @@ class HelloInfo:
     @property
     def takes_frames(self) -> bool:
         return bool(self.capabilities & CAP_FRAMES)
+
+    @property
+    def can_run_pipelines(self) -> bool:
+        return bool(self.capabilities & CAP_PIPELINES)
 
 
 def unpack_hello(body: bytes) -> HelloInfo:
@@ -345,3 +358,180 @@ def unpack_more_bytes(body: bytes) -> tuple[bool, bytes]:
     r = Reader(body)
     more = bool(r.u8())
     return more, r.rest()
+
+
+# ---- pipelines (docs/protocol.md section 4.1) ----
+
+PIPE_PUBLISH_MORE = 0x01  # PIPE_PUBLISH flag: stage these bytes, more parts follow
+TOPIC_MAX = 64
+
+
+class PipeState(IntEnum):
+    EMPTY = 0
+    BINDING = 1
+    RUNNING = 2
+    STOPPING = 3
+    STOPPED = 4
+
+
+class PipeInstanceStatus(IntEnum):
+    UNKNOWN = 0
+    OK = 1
+    ERROR = 2
+    SELF_EXITING = 3
+    STOPPED = 4
+
+    @property
+    def evp(self) -> str:
+        """The EVP deploymentStatus word (a stopped instance is reported "ok")."""
+        return {0: "unknown", 1: "ok", 2: "error", 3: "self-exiting", 4: "ok"}[int(self)]
+
+
+class PipeRecordKind(IntEnum):
+    STATE = 0
+    TELEMETRY = 1
+    STATUS = 2
+
+
+PIPE_RECORD_TRUNCATED = 0x80
+
+
+def pack_topic(topic: str) -> bytes:
+    """An alias, topic or configuration name: 1-64 bytes of UTF-8 without 0x00."""
+    raw = topic.encode()
+    if not 1 <= len(raw) <= TOPIC_MAX or b"\0" in raw:
+        raise ValueError(f"topic {topic!r} is not 1-{TOPIC_MAX} bytes without NUL")
+    return bytes([len(raw)]) + raw
+
+
+@dataclass(frozen=True)
+class PipeLimits:
+    memory_kib: int = 0  # 0: the device's instance limit
+    handler_timeout_ms: int = 0  # 0: the device's call limit
+    queue_depth: int = 0  # 0: 16
+    send_timeout_ms: int = 0  # 0: 1000
+    max_restarts: int = 3
+
+
+def pack_pipe_bind(instance: str, module: str, limits: PipeLimits) -> bytes:
+    """Module by name, or by sha256 when given 64 hex digits (as INSTANTIATE)."""
+    return (
+        pack_str(check_name(instance, "instance name"))
+        + pack_instantiate(module)
+        + struct.pack(
+            "<IIHIB",
+            limits.memory_kib,
+            limits.handler_timeout_ms,
+            limits.queue_depth,
+            limits.send_timeout_ms,
+            limits.max_restarts,
+        )
+    )
+
+
+def pack_pipe_route(instance: str, subscribe: bool, alias: str, topic: str) -> bytes:
+    return (
+        pack_str(check_name(instance, "instance name"))
+        + bytes([1 if subscribe else 0])
+        + pack_topic(alias)
+        + pack_topic(topic)
+    )
+
+
+def pack_pipe_config(instance: str, topic: str, value: bytes) -> bytes:
+    return pack_str(check_name(instance, "instance name")) + pack_topic(topic) + value
+
+
+def pack_pipe_publish(topic: str, payload: bytes, more: bool = False) -> bytes:
+    return bytes([PIPE_PUBLISH_MORE if more else 0]) + pack_topic(topic) + payload
+
+
+def pack_pipe_stop(grace_ms: int = 0) -> bytes:
+    return struct.pack("<I", grace_ms)
+
+
+@dataclass(frozen=True)
+class PipeRecord:
+    kind: PipeRecordKind
+    instance: str
+    truncated: bool
+    key: str  # state topic or telemetry key; "" for STATUS
+    value: bytes  # state value, telemetry JSON text, or the failure message
+    status: PipeInstanceStatus | None = None  # STATUS records
+    restarts: int = 0
+
+
+def unpack_pipe_poll(body: bytes) -> tuple[bool, list[PipeRecord]]:
+    r = Reader(body)
+    more = bool(r.u8())
+    records = []
+    while r.pos < len(body):
+        code = r.u8()
+        kind = PipeRecordKind(code & 0x7F)
+        instance = r.string()
+        truncated = bool(code & PIPE_RECORD_TRUNCATED)
+        if kind is PipeRecordKind.STATUS:
+            status, restarts = PipeInstanceStatus(r.u8()), r.u8()
+            records.append(
+                PipeRecord(kind, instance, truncated, "", r.take(r.u16()), status, restarts)
+            )
+        else:
+            key = r.string()
+            records.append(PipeRecord(kind, instance, truncated, key, r.take(r.u16())))
+    return more, records
+
+
+@dataclass(frozen=True)
+class PipeInstanceInfo:
+    instance: str
+    module: str
+    status: PipeInstanceStatus
+    restarts: int
+    instance_id: int  # for LOGS / MEM_READ; 0 while none
+    received: int
+    sent: int
+    denied: int
+    dropped: int
+    queue_len: int
+    queue_high_water: int
+    memory_bytes: int
+    failure_message: str
+
+
+@dataclass(frozen=True)
+class PipeStatus:
+    state: PipeState
+    more: bool
+    outbox_dropped: int
+    instances: list[PipeInstanceInfo]
+
+
+def unpack_pipe_status(body: bytes) -> PipeStatus:
+    r = Reader(body)
+    state, more, count, dropped = PipeState(r.u8()), bool(r.u8()), r.u8(), r.u32()
+    out = []
+    for _ in range(count):
+        name, module = r.string(), r.string()
+        status, restarts, iid = PipeInstanceStatus(r.u8()), r.u8(), r.u32()
+        received, sent, denied, dropped_n = r.u32(), r.u32(), r.u32(), r.u32()
+        qlen, qhw, mem = r.u16(), r.u16(), r.u32()
+        msg = r.string()
+        out.append(
+            PipeInstanceInfo(
+                name,
+                module,
+                status,
+                restarts,
+                iid,
+                received,
+                sent,
+                denied,
+                dropped_n,
+                qlen,
+                qhw,
+                mem,
+                msg,
+            )
+        )
+    r.done()
+    return PipeStatus(state, more, dropped, out)
