@@ -97,6 +97,9 @@ class Limits:
     # trap) and the heap an engine may place inside linear memory (0: the guest's own malloc).
     engine_stack_kib: int = 16
     engine_heap_kib: int = 0
+    # Native stack of each deployment instance's task (the C runtime's pipeline executor runs
+    # every instance's main on its own stack, docs/pipeline.md section 9).
+    task_stack_kib: int = 64
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,9 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         ),
         engine_heap_kib=_or(
             lim.integer("engine_heap_kib", 0, required=False, maximum=WASM32_KIB), 0
+        ),
+        task_stack_kib=_or(
+            lim.integer("task_stack_kib", 4, required=False, maximum=WASM32_KIB), 64
         ),
     )
     lim.done()

@@ -343,8 +343,9 @@ static void free_instance(uint32_t slot) {
     g_instances[slot] = NULL;
 }
 
-rt_status_t rt_instantiate(bool by_sha256, const char *name, const uint8_t sha256[32], uint32_t *id,
-                           char *msg, size_t cap) {
+rt_status_t rt_instance_create(bool by_sha256, const char *name, const uint8_t sha256[32],
+                               uint32_t max_memory_bytes, struct rt_pipe_inst *pipe,
+                               rt_instance_t **out, char *msg, size_t cap) {
     const rt_eng_module_t *m = NULL;
     if (by_sha256) {
         m = module_by_sha(sha256);
@@ -374,10 +375,11 @@ rt_status_t rt_instantiate(bool by_sha256, const char *name, const uint8_t sha25
         return RT_ERR_NO_SPACE;
     }
     inst->module = m;
+    inst->pipe = pipe;
     inst->next_graph = 1;
     inst->next_ctx = 1;
     inst->next_image = 1;
-    rt_status_t st = rt_eng_instantiate(m, inst, RT_INSTANCE_MEMORY_BYTES, &inst->eng, msg, cap);
+    rt_status_t st = rt_eng_instantiate(m, inst, max_memory_bytes, &inst->eng, msg, cap);
     if (st != RT_OK) {
         rt_free(inst);
         return st;
@@ -396,13 +398,33 @@ rt_status_t rt_instantiate(bool by_sha256, const char *name, const uint8_t sha25
             return st;
         }
     }
-    *id = inst->id;
+    *out = inst;
     return RT_OK;
+}
+
+rt_status_t rt_instantiate(bool by_sha256, const char *name, const uint8_t sha256[32], uint32_t *id,
+                           char *msg, size_t cap) {
+    rt_instance_t *inst = NULL;
+    rt_status_t st = rt_instance_create(by_sha256, name, sha256, RT_INSTANCE_MEMORY_BYTES, NULL,
+                                        &inst, msg, cap);
+    if (st == RT_OK) *id = inst->id;
+    return st;
+}
+
+rt_instance_t *rt_instance_find(uint32_t id) {
+    return find_instance(id);
+}
+
+void rt_instance_destroy(rt_instance_t *inst) {
+    for (uint32_t i = 0; i < RT_MAX_INSTANCES; i++) {
+        if (g_instances[i] == inst) free_instance(i);
+    }
 }
 
 rt_status_t rt_drop(uint32_t id) {
     for (uint32_t i = 0; i < RT_MAX_INSTANCES; i++) {
         if (g_instances[i] != NULL && g_instances[i]->id == id) {
+            if (g_instances[i]->pipe != NULL) return RT_ERR_BUSY; /* the deployment's */
             free_instance(i);
             return RT_OK;
         }
@@ -411,6 +433,7 @@ rt_status_t rt_drop(uint32_t id) {
 }
 
 void rt_drop_all(void) {
+    rt_pipe_reset(); /* ends the deployment's tasks first */
     for (uint32_t i = 0; i < RT_MAX_INSTANCES; i++)
         free_instance(i);
 }
@@ -422,6 +445,10 @@ rt_status_t rt_call(uint32_t id, const char *export_name, const int32_t *args, u
     if (inst == NULL) {
         rt_fmt(msg, cap, "no instance %lu", (unsigned long)id);
         return RT_ERR_NOT_FOUND;
+    }
+    if (inst->pipe != NULL) {
+        rt_fmt(msg, cap, "instance %lu runs in the deployment: no direct calls", (unsigned long)id);
+        return RT_ERR_BUSY;
     }
     inst->called = true;
     uint64_t counter0 = rt_os_counter();

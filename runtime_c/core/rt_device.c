@@ -4,6 +4,7 @@
 
 #include "proto.h"
 #include "rt_internal.h"
+#include "rt_pipe.h"
 #include "rt_platform.h"
 
 /* rt_status_t values are the protocol's status codes. */
@@ -31,7 +32,8 @@ static void h_hello(void *ctx, proto_hello_info_t *info) {
     info->ram_bytes = (uint32_t)RT_RAM_BYTES;
     info->flash_bytes = (uint32_t)RT_FLASH_BYTES;
     info->capabilities = (uint8_t)((rt_can_upload(RT_KIND_MODULE) ? PROTO_CAP_LOAD_MODULES : 0u) |
-                                   (rt_can_upload(RT_KIND_MODEL) ? PROTO_CAP_LOAD_MODELS : 0u));
+                                   (rt_can_upload(RT_KIND_MODEL) ? PROTO_CAP_LOAD_MODELS : 0u) |
+                                   (rt_pipe_supported() ? PROTO_CAP_PIPELINES : 0u));
     info->capabilities |= (uint8_t)(PROTO_CAP_ARGS | PROTO_CAP_FRAMES);
     info->modules = (uint16_t)rt_module_count();
     info->models = (uint16_t)rt_model_count();
@@ -188,10 +190,17 @@ static void h_reset(void *ctx) {
     rt_put_end(false, msg, sizeof msg);
 }
 
+static proto_status_t h_ext(void *ctx, uint8_t type, proto_rd_t *r, proto_wr_t *w,
+                            proto_error_t *err) {
+    (void)ctx;
+    return rt_pipe_request(type, r, w, err);
+}
+
 static const proto_handlers_t g_handlers = {
     h_hello, h_put_begin,   h_put_chunk,   h_put_end,   h_list_item, h_instantiate, h_drop,
     h_call,  h_mem_write,   h_mem_read,    h_logs,      h_stats,     h_reset,       h_reset_peaks,
     h_args,  h_frame_begin, h_frame_chunk, h_frame_end, /* ARGS, FRAME_* */
+    h_ext,                                              /* PIPE_* */
 };
 
 static int io_read_byte(void *ctx, uint32_t timeout_ms) {
@@ -218,5 +227,12 @@ static proto_device_t g_dev;
 void rt_serve(void) {
     proto_io_t io = {NULL, io_read_byte, io_write, io_now_ms};
     proto_device_init(&g_dev, &io, &g_handlers, NULL);
-    proto_device_run(&g_dev);
+    /* Between frames the deployment's tasks run (one slice each per turn); with nothing
+     * runnable the loop waits for input or the next task timer. A frame being received is
+     * read to its end first. */
+    for (;;) {
+        uint32_t wait_ms = 1000u;
+        if (!proto_decoder_busy(&g_dev.dec)) rt_pipe_run(&wait_ms);
+        if (proto_device_poll(&g_dev, wait_ms) == PROTO_IO_CLOSED) break;
+    }
 }

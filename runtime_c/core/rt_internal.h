@@ -67,8 +67,44 @@ typedef struct rt_instance {
      * NUL-terminated, in one rt_malloc'd block (NULL: none); the byte counts include the NULs. */
     uint8_t *args;
     uint32_t argc, argv_bytes, envc, environ_bytes;
-    bool called; /* a CALL has run (ARGS is refused from then on) */
+    bool called;               /* a CALL has run (ARGS is refused from then on) */
+    struct rt_pipe_inst *pipe; /* the deployment's instance it runs as (rt_pipe.c), or NULL */
 } rt_instance_t;
+
+/* Instances for the pipeline executor (rt_core.c): created with their own memory cap and
+ * owner, found by id, destroyed directly (DROP refuses instances with a pipe). */
+rt_status_t rt_instance_create(bool by_sha256, const char *name, const uint8_t sha256[32],
+                               uint32_t max_memory_bytes, struct rt_pipe_inst *pipe,
+                               rt_instance_t **out, char *msg, size_t cap);
+rt_instance_t *rt_instance_find(uint32_t id);
+void rt_instance_destroy(rt_instance_t *inst);
+
+/* The pipeline executor (rt_pipe.c, docs/pipeline.md section 9). */
+bool rt_pipe_supported(void);
+/* Runs every runnable task one slice; *wait_ms: how long the serve loop may wait for input
+ * before the next timer (0: tasks are still runnable). */
+void rt_pipe_run(uint32_t *wait_ms);
+/* Ends every task (each at its next EVP call) and empties the deployment. */
+void rt_pipe_reset(void);
+
+/* env: the EVP module SDK (docs/abi.md section 6), for deployment instances. */
+uint32_t rt_evp_initialize(rt_instance_t *inst);
+uint32_t rt_evp_get_workspace_directory(rt_instance_t *inst, uint32_t h, uint32_t type);
+uint32_t rt_evp_set_configuration_callback(rt_instance_t *inst, uint32_t h, uint32_t cb,
+                                           uint32_t user);
+uint32_t rt_evp_set_message_callback(rt_instance_t *inst, uint32_t h, uint32_t cb, uint32_t user);
+uint32_t rt_evp_set_rpc_callback(rt_instance_t *inst, uint32_t h, uint32_t cb, uint32_t user);
+uint32_t rt_evp_process_event(rt_instance_t *inst, uint32_t h, uint32_t timeout_ms);
+uint32_t rt_evp_send_message(rt_instance_t *inst, uint32_t h, uint32_t topic, uint32_t buf,
+                             uint32_t len, uint32_t cb, uint32_t user);
+uint32_t rt_evp_send_state(rt_instance_t *inst, uint32_t h, uint32_t topic, uint32_t buf,
+                           uint32_t len, uint32_t cb, uint32_t user);
+uint32_t rt_evp_send_telemetry(rt_instance_t *inst, uint32_t h, uint32_t entries, uint32_t n,
+                               uint32_t cb, uint32_t user);
+uint32_t rt_evp_send_rpc_response(rt_instance_t *inst, uint32_t h, uint64_t id, uint32_t response,
+                                  uint32_t status, uint32_t cb, uint32_t user);
+uint32_t rt_evp_blob_operation(rt_instance_t *inst, uint32_t h, uint32_t type, uint32_t op,
+                               uint32_t request, uint32_t local_store, uint32_t cb, uint32_t user);
 
 /* Guest pointer check: a host pointer to [ptr, ptr+len) in linear memory, or NULL. */
 uint8_t *rt_guest_ptr(rt_instance_t *inst, uint32_t ptr, uint32_t len);

@@ -69,6 +69,27 @@ uint8_t *rt_eng_memory(rt_eng_instance_t *inst, uint32_t *size);
 /* Called by the core's proc_exit: ends the current call with outcome "exited". */
 void rt_eng_exit(rt_eng_instance_t *inst, int32_t code);
 
+/* ---- pipeline instances (core/rt_pipe.c): a call that runs on a task and yields ----
+ * rt_eng_can_run_tasks: false when the engine lacks what follows (then no pipelines).
+ * rt_eng_set_stack: the native stack the instance's calls run on from now (a task's), for an
+ *   engine that checks its native stack depth.
+ * rt_eng_task_leave / rt_eng_task_enter: the core is inside an import of inst and is about to
+ *   switch to another task / is back. The engine saves and restores its per-call state and
+ *   stops / restarts the call's time limit (time spent switched away does not count).
+ * rt_eng_call_nested: from inside an import of inst (host code), call an export (export_name)
+ *   or, with export_name NULL, element `table_index` of the module's function table, with
+ *   i32 arguments; *result gets the i32 result (0 when none). RT_OK when it returned. Any other
+ *   status: the guest trapped or exited (or the element/export is missing or of another
+ *   type): the surrounding call is ending with that outcome, and the import must return at
+ *   once without calling guest code again. */
+bool rt_eng_can_run_tasks(void);
+void rt_eng_set_stack(rt_eng_instance_t *inst, void *lo, size_t size);
+void rt_eng_task_leave(rt_eng_instance_t *inst);
+void rt_eng_task_enter(rt_eng_instance_t *inst);
+rt_status_t rt_eng_call_nested(rt_eng_instance_t *inst, const char *export_name,
+                               uint32_t table_index, const int32_t *args, uint32_t argc,
+                               int32_t *result);
+
 #ifdef __cplusplus
 }
 #endif

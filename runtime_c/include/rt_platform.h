@@ -83,6 +83,21 @@ void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn);
 void rt_os_deadline_notify(uint32_t ms, rt_os_deadline_fn fn);
 void rt_os_deadline_disarm(void);
 
+/* ---- cooperative tasks (the pipeline executor, docs/pipeline.md section 9) ----
+ * A task is a function running on its own stack; control passes only by rt_os_task_switch, so
+ * there is no preemption and no locking. The core allocates the context (rt_os_task_ctx_size()
+ * bytes, 16-aligned) and the stack from its accounted heap.
+ * rt_os_task_ctx_size: 0 when the platform has no tasks (then no pipelines either).
+ * rt_os_task_init: prepare ctx so that the first switch to it runs entry(arg) on
+ *   [stack, stack + size); entry must never return (it switches away for the last time).
+ * rt_os_task_switch: save the running context in from and continue in to; returns when
+ *   something switches back to from. A context that was never initialised (the serve loop's)
+ *   is valid as from. ending != 0: from will never be resumed (its stack is about to be freed;
+ *   ASan then drops its fake stack). */
+size_t rt_os_task_ctx_size(void);
+int rt_os_task_init(void *ctx, void *stack, size_t size, void (*entry)(void *), void *arg);
+void rt_os_task_switch(void *from, void *to, int ending);
+
 #ifdef __cplusplus
 }
 #endif

@@ -66,8 +66,20 @@ typedef enum {
     PROTO_MSG_FRAME_END = 0x44,
     PROTO_MSG_LOGS = 0x50,
     PROTO_MSG_STATS = 0x51,
-    PROTO_MSG_RESET = 0x60
+    PROTO_MSG_RESET = 0x60,
+    /* pipelines (docs/protocol.md section 4.1): parsed by the core's `ext` handler */
+    PROTO_MSG_PIPE_BIND = 0x70,
+    PROTO_MSG_PIPE_ROUTE = 0x71,
+    PROTO_MSG_PIPE_CONFIG = 0x72,
+    PROTO_MSG_PIPE_START = 0x73,
+    PROTO_MSG_PIPE_PUBLISH = 0x74,
+    PROTO_MSG_PIPE_POLL = 0x75,
+    PROTO_MSG_PIPE_STATUS = 0x76,
+    PROTO_MSG_PIPE_STOP = 0x77
 } proto_msg_t;
+/* Message types the dispatcher hands to the core's `ext` handler unparsed. */
+#define PROTO_MSG_EXT_FIRST 0x70u
+#define PROTO_MSG_EXT_LAST 0x7Fu
 
 typedef enum {
     PROTO_ST_OK = 0,
@@ -88,8 +100,9 @@ typedef enum { PROTO_KIND_MODULE = 0, PROTO_KIND_MODEL = 1 } proto_kind_t;
 
 #define PROTO_CAP_LOAD_MODULES 0x01u
 #define PROTO_CAP_LOAD_MODELS 0x02u
-#define PROTO_CAP_ARGS 0x04u   /* ARGS: WASI arguments and environment */
-#define PROTO_CAP_FRAMES 0x08u /* FRAME_BEGIN/CHUNK/END: frames as image handles */
+#define PROTO_CAP_ARGS 0x04u      /* ARGS: WASI arguments and environment */
+#define PROTO_CAP_FRAMES 0x08u    /* FRAME_BEGIN/CHUNK/END: frames as image handles */
+#define PROTO_CAP_PIPELINES 0x10u /* bit 4: PIPE_* messages (docs/protocol.md 4.1) */
 
 typedef enum {
     PROTO_CALL_RETURNED = 0,
@@ -331,6 +344,11 @@ typedef struct {
     proto_status_t (*frame_chunk)(void *ctx, uint32_t offset, const uint8_t *data, size_t len,
                                   uint32_t *received, proto_error_t *err);
     proto_status_t (*frame_end)(void *ctx, uint32_t *image, proto_error_t *err);
+    /* Message types PROTO_MSG_EXT_FIRST..LAST (pipelines): the handler parses the payload from
+     * r itself (every read bounds-checked; a read error is its BAD_REQUEST) and writes the OK
+     * body into w. NULL, or PROTO_ST_UNKNOWN_TYPE returned: "unknown message type". */
+    proto_status_t (*ext)(void *ctx, uint8_t type, proto_rd_t *r, proto_wr_t *w,
+                          proto_error_t *err);
 } proto_handlers_t;
 
 /* Platform byte I/O and clock. */

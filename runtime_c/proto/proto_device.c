@@ -455,6 +455,11 @@ static proto_status_t dispatch(req_t *q, uint8_t type) {
     case PROTO_MSG_FRAME_END:
         return do_frame_end(q);
     default:
+        if (type >= PROTO_MSG_EXT_FIRST && type <= PROTO_MSG_EXT_LAST && q->dev->h->ext) {
+            proto_status_t st = q->dev->h->ext(q->dev->core, type, q->r, q->w, q->err);
+            if (st != PROTO_ST_UNKNOWN_TYPE) return st;
+            q->err->text[0] = '\0';
+        }
         break;
     }
     char text[48];

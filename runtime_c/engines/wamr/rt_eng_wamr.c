@@ -64,6 +64,8 @@ struct rt_eng_instance {
     wasm_exec_env_t env;
     int32_t exit_code;
     bool exited;
+    bool timed_out;      /* the deadline of this instance's call fired */
+    uint32_t timeout_ms; /* of the call in progress (re-armed when its task resumes) */
 };
 
 static struct rt_eng_module g_mods[RT_WAMR_MAX_MODULES];
@@ -72,7 +74,7 @@ static bool g_ready;
 
 /* The call the deadline applies to. */
 static wasm_exec_env_t volatile g_call_env;
-static volatile int g_timed_out;
+static rt_eng_instance_t *volatile g_call_inst;
 
 /* ---- allocation: everything through the accounted heap ---- */
 
@@ -126,8 +128,9 @@ int rt_wamr_vprintf(const char *fmt, va_list ap) {
 
 static void on_deadline(void) {
     wasm_exec_env_t env = g_call_env;
-    if (env == NULL) return;
-    g_timed_out = 1;
+    rt_eng_instance_t *e = g_call_inst;
+    if (env == NULL || e == NULL) return;
+    e->timed_out = true;
     WASM_SUSPEND_FLAGS_FETCH_OR(env->suspend_flags, WASM_SUSPEND_FLAG_TERMINATE);
 }
 
@@ -415,20 +418,23 @@ rt_status_t rt_eng_call(rt_eng_instance_t *e, const char *export_name, const int
     e->mod->last_use = ++g_tick;
     wasm_runtime_clear_exception(e->inst);
     WASM_SUSPEND_FLAGS_FETCH_AND(e->env->suspend_flags, ~WASM_SUSPEND_FLAG_TERMINATE);
-    g_timed_out = 0;
+    e->timed_out = false;
+    e->timeout_ms = timeout_ms;
     uint64_t start = rt_os_time_us();
+    g_call_inst = e;
     g_call_env = e->env;
     if (timeout_ms > 0) rt_os_deadline_notify(timeout_ms, on_deadline);
     bool ok = wasm_runtime_call_wasm(e->env, f, argc, argv);
     if (timeout_ms > 0) rt_os_deadline_disarm();
     g_call_env = NULL;
+    g_call_inst = NULL;
     uint64_t elapsed = rt_os_time_us() - start;
     res->elapsed_us = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     if (e->exited) {
         res->outcome = RT_CALL_EXITED;
         res->value = e->exit_code;
         rt_fmt(res->message, sizeof res->message, "exited with code %ld", (long)e->exit_code);
-    } else if (g_timed_out) {
+    } else if (e->timed_out) {
         res->outcome = RT_CALL_TIMEOUT;
         rt_fmt(res->message, sizeof res->message, "time limit of %lu ms exceeded",
                (unsigned long)timeout_ms);
@@ -443,6 +449,62 @@ rt_status_t rt_eng_call(rt_eng_instance_t *e, const char *export_name, const int
     }
     wasm_runtime_clear_exception(e->inst);
     WASM_SUSPEND_FLAGS_FETCH_AND(e->env->suspend_flags, ~WASM_SUSPEND_FLAG_TERMINATE);
-    g_timed_out = 0;
+    e->timed_out = false;
+    return RT_OK;
+}
+
+/* ---- pipeline instances: calls on tasks ---- */
+
+bool rt_eng_can_run_tasks(void) {
+    return true;
+}
+
+/* WAMR compares the native stack pointer with a boundary (native stack overflow becomes an
+ * exception): on a task's stack that is the task's, with room left for host code below it. */
+void rt_eng_set_stack(rt_eng_instance_t *e, void *lo, size_t size) {
+    size_t guard = size / 4u < 8192u ? size / 4u : 8192u;
+    wasm_runtime_set_native_stack_boundary(e->env, (uint8_t *)lo + guard);
+}
+
+void rt_eng_task_leave(rt_eng_instance_t *e) {
+    if (g_call_inst != e) return;
+    if (e->timeout_ms > 0) rt_os_deadline_disarm();
+    g_call_env = NULL;
+    g_call_inst = NULL;
+}
+
+void rt_eng_task_enter(rt_eng_instance_t *e) {
+    g_call_inst = e;
+    g_call_env = e->env;
+    if (e->timeout_ms > 0) rt_os_deadline_notify(e->timeout_ms, on_deadline);
+}
+
+rt_status_t rt_eng_call_nested(rt_eng_instance_t *e, const char *export_name, uint32_t table_index,
+                               const int32_t *args, uint32_t argc, int32_t *result) {
+    uint32_t argv[MAX_ARGS > 1 ? MAX_ARGS : 1] = {0};
+    *result = 0;
+    if (argc > MAX_ARGS) return RT_ERR_BAD_REQUEST;
+    for (uint32_t i = 0; i < argc; i++)
+        argv[i] = (uint32_t)args[i];
+    bool ok;
+    if (export_name != NULL) {
+        uint32_t want, results;
+        wasm_function_inst_t f = find_export(e, export_name, &want, &results);
+        if (f == NULL || want != argc) {
+            wasm_runtime_set_exception(e->inst, "missing export");
+            return RT_ERR_NOT_FOUND;
+        }
+        ok = wasm_runtime_call_wasm(e->env, f, argc, argv);
+    } else {
+        ok = wasm_runtime_call_indirect(e->env, table_index, argc, argv);
+    }
+    if (e->exited) {
+        /* WAMR clears proc_exit's exception at the end of a call: set it again so that the
+         * surrounding call unwinds too. */
+        wasm_runtime_set_exception(e->inst, "wasi proc exit");
+        return RT_ERR_INTERNAL;
+    }
+    if (!ok || wasm_runtime_get_exception(e->inst) != NULL) return RT_ERR_INTERNAL;
+    *result = (int32_t)argv[0];
     return RT_OK;
 }

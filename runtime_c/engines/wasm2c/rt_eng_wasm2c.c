@@ -313,3 +313,36 @@ rt_status_t rt_eng_call(rt_eng_instance_t *inst, const char *export_name, const 
     res->elapsed_us = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     return RT_OK;
 }
+
+/* ---- pipeline instances: not yet (EVP callbacks need the module's function table, which the
+ * generated module table does not expose; docs/pipeline.md section 9) ---- */
+
+bool rt_eng_can_run_tasks(void) {
+    return false;
+}
+
+void rt_eng_set_stack(rt_eng_instance_t *inst, void *lo, size_t size) {
+    (void)inst;
+    (void)lo;
+    (void)size;
+}
+
+void rt_eng_task_leave(rt_eng_instance_t *inst) {
+    (void)inst;
+}
+
+void rt_eng_task_enter(rt_eng_instance_t *inst) {
+    (void)inst;
+}
+
+rt_status_t rt_eng_call_nested(rt_eng_instance_t *inst, const char *export_name,
+                               uint32_t table_index, const int32_t *args, uint32_t argc,
+                               int32_t *result) {
+    (void)inst;
+    (void)export_name;
+    (void)table_index;
+    (void)args;
+    (void)argc;
+    *result = 0;
+    return RT_ERR_UNSUPPORTED;
+}

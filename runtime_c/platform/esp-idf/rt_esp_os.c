@@ -238,3 +238,25 @@ void rt_os_deadline_disarm(void) {
 void app_main(void) {
     rt_esp_run();
 }
+
+/* ---- cooperative tasks: not yet on ESP-IDF (FreeRTOS tasks handing off through a semaphore
+ * would serve); a size of 0 turns the pipeline capability off. ---- */
+
+size_t rt_os_task_ctx_size(void) {
+    return 0;
+}
+
+int rt_os_task_init(void *ctx, void *stack, size_t size, void (*entry)(void *), void *arg) {
+    (void)ctx;
+    (void)stack;
+    (void)size;
+    (void)entry;
+    (void)arg;
+    return -1;
+}
+
+void rt_os_task_switch(void *from, void *to, int ending) {
+    (void)from;
+    (void)to;
+    (void)ending;
+}

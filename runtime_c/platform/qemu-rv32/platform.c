@@ -448,3 +448,30 @@ void qrv_init(void) {
     mtimecmp_set(UINT64_MAX);
     stack_paint();
 }
+
+/* ---- cooperative tasks (rt_platform.h): task.S switches ra, sp and s0-s11 ---- */
+
+#define QRV_CTX_WORDS 14u
+void qrv_ctx_switch(uint32_t *from, const uint32_t *to);
+void qrv_task_start(void);
+
+size_t rt_os_task_ctx_size(void) {
+    return QRV_CTX_WORDS * sizeof(uint32_t);
+}
+
+int rt_os_task_init(void *ctx, void *stack, size_t size, void (*entry)(void *), void *arg) {
+    uint32_t *c = (uint32_t *)ctx;
+    for (uint32_t i = 0; i < QRV_CTX_WORDS; i++)
+        c[i] = 0;
+    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15u; /* the ABI's 16-byte alignment */
+    c[0] = (uint32_t)(uintptr_t)qrv_task_start;
+    c[1] = (uint32_t)top;
+    c[2] = (uint32_t)(uintptr_t)entry;
+    c[3] = (uint32_t)(uintptr_t)arg;
+    return 0;
+}
+
+void rt_os_task_switch(void *from, void *to, int ending) {
+    (void)ending;
+    qrv_ctx_switch((uint32_t *)from, (const uint32_t *)to);
+}
