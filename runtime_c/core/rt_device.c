@@ -228,11 +228,13 @@ void rt_serve(void) {
     proto_io_t io = {NULL, io_read_byte, io_write, io_now_ms};
     proto_device_init(&g_dev, &io, &g_handlers, NULL);
     /* Between frames the deployment's tasks run (one slice each per turn); with nothing
-     * runnable the loop waits for input or the next task timer. A frame being received is
-     * read to its end first. */
+     * runnable the loop waits for input or the next task timer. Input comes first: while
+     * bytes keep arriving (a frame, or the next one right behind it) no task runs. */
+    int got = 0;
     for (;;) {
         uint32_t wait_ms = 1000u;
-        if (!proto_decoder_busy(&g_dev.dec)) rt_pipe_run(&wait_ms);
-        if (proto_device_poll(&g_dev, wait_ms) == PROTO_IO_CLOSED) break;
+        if (got == 0 && !proto_decoder_busy(&g_dev.dec)) rt_pipe_run(&wait_ms);
+        got = proto_device_poll(&g_dev, got ? 0u : wait_ms);
+        if (got == PROTO_IO_CLOSED) break;
     }
 }

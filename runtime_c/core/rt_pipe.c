@@ -148,6 +148,7 @@ typedef struct rt_pipe_inst {
     uint64_t wake_us;    /* WAIT_*: deadline (0: none) */
     uint64_t restart_at; /* T_NONE after a failure: when to restart (0: never) */
     uint32_t wait_gen;
+    uint32_t stack_hw; /* deepest use of a task stack so far (painted) */
     bool killed;
     rt_call_result_t end;
 } pipe_inst_t;
@@ -363,7 +364,20 @@ static void task_wait(pipe_inst_t *p, uint8_t state, uint64_t wake_us) {
     g_current = p;
 }
 
+#define STACK_PAINT 0xA5u
+
+/* Bytes of the (painted, downward-growing) task stack ever used. */
+static void stack_measure(pipe_inst_t *p) {
+    if (p->stack == NULL) return;
+    uint32_t untouched = 0;
+    while (untouched < RT_TASK_STACK_BYTES && p->stack[untouched] == STACK_PAINT)
+        untouched++;
+    uint32_t used = RT_TASK_STACK_BYTES - untouched;
+    if (used > p->stack_hw) p->stack_hw = used;
+}
+
 static void task_free(pipe_inst_t *p) {
+    stack_measure(p);
     rt_free(p->ctx);
     rt_free(p->stack);
     p->ctx = NULL;
@@ -399,6 +413,7 @@ static rt_status_t task_start(pipe_inst_t *p, char *msg, size_t cap) {
                (unsigned long)RT_TASK_STACK_BYTES);
         return RT_ERR_NO_SPACE;
     }
+    memset(p->stack, STACK_PAINT, RT_TASK_STACK_BYTES);
     rt_eng_set_stack(p->rt->eng, p->stack, RT_TASK_STACK_BYTES);
     p->tstate = T_READY;
     p->wake_us = 0;
@@ -450,7 +465,9 @@ static void task_finished(pipe_inst_t *p) {
         return;
     }
     p->restart_at = 0;
-    set_status(p, IS_ERROR, why);
+    char final[RT_MSG_MAX];
+    rt_fmt(final, sizeof final, "%s (gave up after %u restarts)", why, (unsigned)p->restarts);
+    set_status(p, IS_ERROR, final);
     queue_clear(p); /* it stays in error: what is sent to it is dropped */
 }
 
@@ -1263,7 +1280,7 @@ static proto_status_t req_status(proto_rd_t *r, proto_wr_t *w, proto_error_t *er
     proto_wr_u32(w, g_outbox_dropped);
     uint8_t count = 0, index = 0, more = 0;
     for (uint32_t i = 0; i < RT_MAX_INSTANCES; i++) {
-        const pipe_inst_t *p = &g_insts[i];
+        pipe_inst_t *p = &g_insts[i];
         if (!p->used) continue;
         if (index++ < start) continue;
         size_t need = 2u + strlen(p->name) + strlen(p->module) + 2u + 4u * 5u + 2u + 2u + 4u + 1u +
@@ -1286,6 +1303,8 @@ static proto_status_t req_status(proto_rd_t *r, proto_wr_t *w, proto_error_t *er
         proto_wr_u16(w, (uint16_t)p->q_len);
         proto_wr_u16(w, p->queue_hw);
         proto_wr_u32(w, mem);
+        stack_measure(p);
+        proto_wr_u32(w, p->stack_hw);
         proto_wr_str(w, p->failure);
         count++;
     }

@@ -401,8 +401,9 @@ void proto_device_init(proto_device_t *dev, const proto_io_t *io, const proto_ha
  * are dispatched and their responses written through io.write. */
 void proto_device_feed(proto_device_t *dev, const uint8_t *data, size_t len);
 
-/* Wait up to timeout_ms for bytes and handle them; applies the inter-byte timeout.
- * Returns 0, or PROTO_IO_CLOSED when the link is closed. */
+/* Wait up to timeout_ms for a byte and handle it; applies the inter-byte timeout.
+ * Returns 1 when a byte was handled, 0 when none came, PROTO_IO_CLOSED when the link is
+ * closed. */
 int proto_device_poll(proto_device_t *dev, uint32_t timeout_ms);
 
 /* Serve until the link closes. */

@@ -570,6 +570,7 @@ int proto_device_poll(proto_device_t *dev, uint32_t timeout_ms) {
     if (c >= 0 && c <= 0xFF) {
         dev->last_byte_ms = now;
         feed_byte(dev, (uint8_t)c);
+        return 1;
     }
     return 0;
 }

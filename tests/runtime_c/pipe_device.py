@@ -134,3 +134,45 @@ class Pipe:
                 return st
             time.sleep(0.02)
         raise AssertionError(f"deployment did not stop: {self.status()}")
+
+
+# ---- scenarios shared by the posix and qemu-rv32 tests ----
+
+
+def source_to_sink(p: Pipe, modules: dict[str, Path], count: int = 5) -> None:
+    """src publishes `count` messages on alias out -> topic t; snk subscribes as alias in."""
+    p.upload(modules, "evp_source", "evp_sink")
+    p.bind("src", "evp_source")
+    p.bind("snk", "evp_sink")
+    p.publish_route("src", "out", "t")
+    p.subscribe_route("snk", "in", "t")
+    p.config("src", "count", str(count))
+    assert p.start() == 2
+    assert p.wait_state("src", "progress", "sent=") == (
+        f"sent={count} acked={count} errors=0 denied=0"
+    )
+    assert p.wait_state("snk", "received", f"n={count} ") == f"n={count} topic=in last={count - 1}"
+    src, snk = p.instance("src"), p.instance("snk")
+    assert (src.sent, src.received, snk.received, snk.sent) == (count, 0, count, 0)
+    assert src.status.evp == "ok" and snk.status.evp == "ok"
+    assert snk.queue_len == 0 and 1 <= snk.queue_high_water <= count
+    assert src.memory_bytes >= 64 * 1024 and src.stack_high_water > 0
+    telemetry = [r for r in p.records if r.kind == 1]
+    assert [(r.instance, r.key, r.value) for r in telemetry] == [
+        ("src", "sent", str(count).encode())
+    ]
+
+
+def sdk_edge_cases(p: Pipe, modules: dict[str, Path], expected: dict[str, int]) -> None:
+    """evp_probe reports what each SDK call returned; expected is docs/abi.md section 6."""
+    p.upload(modules, "evp_probe")
+    p.bind("probe", "evp_probe")
+    p.publish_route("probe", "loop", "self")
+    p.subscribe_route("probe", "loop", "self")
+    p.config("probe", "some-topic", "value")
+    p.start()
+    text = p.wait_state("probe", "results", "handle=")
+    got = dict(kv.split("=") for kv in text.strip(";").split(";"))
+    assert {k: int(v) for k, v in got.items()} == expected
+    telemetry = [(r.instance, r.key, r.value) for r in p.records if r.kind == 1]
+    assert telemetry == [("probe", "ok", b'{"a": [1, 2]}')]

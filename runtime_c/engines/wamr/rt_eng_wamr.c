@@ -505,6 +505,9 @@ rt_status_t rt_eng_call_nested(rt_eng_instance_t *e, const char *export_name, ui
         return RT_ERR_INTERNAL;
     }
     if (!ok || wasm_runtime_get_exception(e->inst) != NULL) return RT_ERR_INTERNAL;
+    /* The time limit stops the interpreter without an exception: the whole call is ending. */
+    if (WASM_SUSPEND_FLAGS_GET(e->env->suspend_flags) & WASM_SUSPEND_FLAG_TERMINATE)
+        return RT_ERR_INTERNAL;
     *result = (int32_t)argv[0];
     return RT_OK;
 }

@@ -495,6 +495,7 @@ class PipeInstanceInfo:
     queue_len: int
     queue_high_water: int
     memory_bytes: int
+    stack_high_water: int  # bytes of the instance's task stack ever used (all its lives)
     failure_message: str
 
 
@@ -514,7 +515,7 @@ def unpack_pipe_status(body: bytes) -> PipeStatus:
         name, module = r.string(), r.string()
         status, restarts, iid = PipeInstanceStatus(r.u8()), r.u8(), r.u32()
         received, sent, denied, dropped_n = r.u32(), r.u32(), r.u32(), r.u32()
-        qlen, qhw, mem = r.u16(), r.u16(), r.u32()
+        qlen, qhw, mem, stack = r.u16(), r.u16(), r.u32(), r.u32()
         msg = r.string()
         out.append(
             PipeInstanceInfo(
@@ -530,6 +531,7 @@ def unpack_pipe_status(body: bytes) -> PipeStatus:
                 qlen,
                 qhw,
                 mem,
+                stack,
                 msg,
             )
         )
