@@ -81,7 +81,7 @@ def test_wasm2c_glue_agrees_with_wasm2c_and_the_core(tmp_path: Path) -> None:
     glue = (tmp_path / "rt_w2c_imports.c").read_text()
     declared = set(re.findall(r"\b(Z_(?!guestZ_)\w+Z_\w+)\(", header.read_text()))
     defined = set(re.findall(r"^\w+ (Z_\w+Z_\w+)\(.*\) \{$", glue, re.M))
-    assert declared == defined and len(defined) == 35  # 29 + 6 legacy wasi_nn
+    assert declared == defined and len(defined) == 46  # 29 + 11 EVP SDK + 6 legacy wasi_nn
 
 
 def test_wasm2c_glue_brackets_core_calls_except_proc_exit() -> None:
@@ -97,7 +97,7 @@ def test_wasm2c_glue_brackets_core_calls_except_proc_exit() -> None:
         "    return res;\n"
     )
     bracketed = [b for b in bodies.values() if "rt_w2c_host_enter();" in b]
-    assert len(bracketed) == 34
+    assert len(bracketed) == 45
 
 
 # Names wasm2c must mangle ('Z' and bytes outside [A-Za-z0-9_]), a void import that returns and
@@ -193,7 +193,7 @@ def test_wamr_natives_rows_match_wrappers_and_table() -> None:
         for name, params in re.findall(r"^static \w+ (rt_wamr_\w+)\((.*)\) \{$", source, re.M)
     }
     rows = re.findall(r'^    \{"(\w+)", \(void \*\)(\w+), "([^"]*)", NULL\},$', source, re.M)
-    assert len(rows) == 35 == len(wrappers)
+    assert len(rows) == 46 == len(wrappers)
     for name, wrapper, signature in rows:
         assert re.fullmatch(r"\([iI]*\)[iI]?", signature), signature  # never * ~ $
         params = wrappers[wrapper].split(", ")[1:]

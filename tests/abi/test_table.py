@@ -94,12 +94,14 @@ def test_allow_list_and_import_structs_are_the_table() -> None:
         "Z_wasi_ephemeral_nn_instance_t": "&env->wasi_ephemeral_nn",
         "Z_wasi_snapshot_preview1_instance_t": "&env->wasi_snapshot_preview1",
         "Z_wasi_nn_instance_t": "&env->wasi_nn",
-    }  # not env: the C runtime does not implement the EVP SDK yet (c_runtime = false)
+        "Z_env_instance_t": "&env->env",
+    }
     evp_sdk = table.module("env")
-    assert evp_sdk is not None and (evp_sdk.scope, evp_sdk.c_runtime) == ("deployment", False)
+    assert evp_sdk is not None and (evp_sdk.scope, evp_sdk.c_runtime) == ("deployment", True)
     assert [m.name for m in table.c_modules] == [
         "wasi_ephemeral_nn",
         "wasi_snapshot_preview1",
+        "env",
         "edge_image",
         "wasi_nn",
     ]
