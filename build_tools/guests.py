@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edge_runtime.guest_abi import check_imports
@@ -46,6 +46,8 @@ class BuildResult:
     directory: Path
     guests: list[GuestEntry]
     compiled: list[str] = field(default_factory=list)  # names actually rebuilt this run
+    # guests.evp_modules, built as EVP modules under evp/ (path relative to `directory`)
+    evp_guests: list[GuestEntry] = field(default_factory=list)
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -191,6 +193,13 @@ def build_guests(target: Target, root: Path | None = None) -> BuildResult:
     for name in target.guests.modules:
         entry, compiled = build_guest(name, target, out)
         result.guests.append(entry)
+        if compiled:
+            result.compiled.append(name)
+    evp_out = out / EVP_MODULE.sources
+    for name in target.guests.evp_modules:
+        evp_out.mkdir(exist_ok=True)
+        entry, compiled = build_guest(name, target, evp_out, EVP_MODULE)
+        result.evp_guests.append(replace(entry, path=f"{EVP_MODULE.sources}/{entry.path}"))
         if compiled:
             result.compiled.append(name)
     manifest = json.dumps(result.manifest(), indent=2) + "\n"

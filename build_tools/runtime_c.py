@@ -49,6 +49,7 @@ class TranslatedModule:
     instantiate_args: tuple[str, ...]  # import struct names, in wasm2c's parameter order
     has_memory: bool
     exports: tuple[Export, ...]
+    has_table: bool = False  # a function table (w2c_T0): EVP callbacks are called through it
 
 
 @dataclass
@@ -144,7 +145,10 @@ def translate_guest(guest: GuestEntry, guests_dir: Path, out: Path) -> Translate
         stamp.write_text(key)
         log.info("translated %s with wasm2c", guest.name)
     args, has_memory, exports = parse_wasm2c_header(header, c_name)
-    return TranslatedModule(guest, c_name, source, header, args, has_memory, tuple(exports))
+    has_table = re.search(r"^\s*wasm_rt_funcref_table_t w2c_T0;$", header.read_text(), re.M)
+    return TranslatedModule(
+        guest, c_name, source, header, args, has_memory, tuple(exports), has_table is not None
+    )
 
 
 def module_table_source(modules: list[TranslatedModule]) -> str:
@@ -171,6 +175,11 @@ def module_table_source(modules: list[TranslatedModule]) -> str:
                 f"static wasm_rt_memory_t *{n}_mem(void *i) "
                 f"{{ return Z_{n}Z_memory((Z_{n}_instance_t *)i); }}"
             )
+        if m.has_table:
+            out.append(
+                f"static wasm_rt_funcref_table_t *{n}_table(void *i) "
+                f"{{ return &((Z_{n}_instance_t *)i)->w2c_T0; }}"
+            )
         rows = []
         for k, e in enumerate(m.exports):
             call_args = ", ".join(
@@ -193,7 +202,8 @@ def module_table_source(modules: list[TranslatedModule]) -> str:
             f"static const struct rt_eng_module {n}_module = {{\n"
             f"    {_c_string(m.guest.name)}, {_c_sha(m.guest.sha256)}, {m.guest.size}u,\n"
             f"    sizeof(Z_{n}_instance_t), Z_{n}_init_module, {n}_inst, {n}_free,\n"
-            f"    {n + '_mem' if m.has_memory else '0'}, {n}_exports, {len(m.exports)}u}};"
+            f"    {n + '_mem' if m.has_memory else '0'}, {n}_exports, {len(m.exports)}u,\n"
+            f"    {n + '_table' if m.has_table else '0'}}};"
         )
         entries.append(f"&{n}_module")
     out.append("")
@@ -276,7 +286,7 @@ def generate_sources(target: Target, guests: BuildResult, out: Path) -> Generate
     modules: list[TranslatedModule] = []
     generated: list[Path] = []
     if target.runtime.engine == "wasm2c":
-        for guest in guests.guests:
+        for guest in [*guests.guests, *guests.evp_guests]:
             modules.append(translate_guest(guest, guests.directory, out))
         _write_if_changed(out / "rt_w2c_modules.c", module_table_source(modules))
         generated += [m.source for m in modules] + [out / "rt_w2c_modules.c"]

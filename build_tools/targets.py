@@ -109,6 +109,9 @@ class GuestProfile:
     max_memory_kib: int
     modules: tuple[str, ...]
     models: tuple[str, ...]
+    # EVP modules (guests/src/evp/) a wasm2c firmware compiles in, so that its pipeline
+    # executor can run them (docs/pipeline.md section 9); engines that load modules ignore it.
+    evp_modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,12 @@ class _Fields:
             raise self.fail(key, f"must be <= {maximum}, got {value}")
         return value
 
-    def str_list(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
-        value = self._get(key, True)
+    def str_list(
+        self, key: str, pattern: re.Pattern[str] | None = None, required: bool = True
+    ) -> tuple[str, ...]:
+        value = self._get(key, required)
+        if value is None:
+            return ()
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"expected a list of strings, got {value!r}")
         for v in value:
@@ -375,6 +382,7 @@ def parse_target(path: Path, data: dict[str, Any]) -> Target:
         max_memory_kib=g.integer("max_memory_kib", 64, maximum=WASM32_KIB),
         modules=g.str_list("modules", MODULE_NAME),
         models=g.str_list("models", MODEL_NAME),
+        evp_modules=g.str_list("evp_modules", MODULE_NAME, required=False),
     )
     for key, value in (
         ("initial_memory_kib", guests.initial_memory_kib),

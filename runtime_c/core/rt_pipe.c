@@ -141,6 +141,7 @@ typedef struct rt_pipe_inst {
     /* inbound queue: kept across restarts */
     queue_slot_t *queue;
     uint32_t q_head, q_len;
+    pipe_msg_t *inflight; /* popped, its callback running (an engine may unwind past it) */
     /* task */
     uint8_t tstate;
     void *ctx;
@@ -378,6 +379,8 @@ static void stack_measure(pipe_inst_t *p) {
 
 static void task_free(pipe_inst_t *p) {
     stack_measure(p);
+    msg_unref(p->inflight); /* its callback was unwound: the message is not delivered again */
+    p->inflight = NULL;
     rt_free(p->ctx);
     rt_free(p->stack);
     p->ctx = NULL;
@@ -639,16 +642,17 @@ static int add_completion(pipe_inst_t *p, uint32_t cb, uint32_t user, uint32_t r
     return 0;
 }
 
-/* Calls a guest function; false when the guest's main is ending (return at once). */
+/* Calls a guest function; false when the guest's main is ending (return at once). An engine
+ * may also unwind straight out of here (wasm2c longjmps on a trap): failed_in is set before the
+ * call and cleared only when it returned. */
 static bool guest_call(pipe_inst_t *p, const char *what, const char *export_name, uint32_t index,
                        const int32_t *args, uint32_t argc, int32_t *result) {
     p->in_callback = what;
+    p->failed_in = what;
     rt_status_t st = rt_eng_call_nested(p->rt->eng, export_name, index, args, argc, result);
     p->in_callback = NULL;
-    if (st != RT_OK) {
-        p->failed_in = what;
-        return false;
-    }
+    if (st != RT_OK) return false;
+    p->failed_in = NULL;
     return true;
 }
 
@@ -767,12 +771,14 @@ uint32_t rt_evp_process_event(rt_instance_t *inst, uint32_t h, uint32_t timeout_
             g_pop_gen++;
             p->received++;
             int ok = 1;
+            p->inflight = s.msg;
             if (p->msg_cb != 0) {
                 ok = deliver(p, "message callback", p->msg_cb, p->msg_user, g_routes[s.route].alias,
                              s.msg->data, s.msg->len);
             } else {
                 p->dropped++;
             }
+            p->inflight = NULL;
             msg_unref(s.msg);
             return ok ? EVP_OK : EVP_ERROR;
         }

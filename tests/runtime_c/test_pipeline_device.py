@@ -5,6 +5,7 @@ the same the Python host's tests (tests/deployment/) check."""
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ import pytest
 
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.client import DeviceClient
+from build_tools.protocol.client import DeviceClient, DeviceRequestError
 from build_tools.protocol.messages import (
     CAP_PIPELINES,
+    Kind,
     MsgType,
     PipeInstanceStatus,
     PipeLimits,
@@ -31,7 +33,7 @@ from build_tools.protocol.messages import (
     pack_str,
 )
 from build_tools.protocol.streams import ProcessStream
-from build_tools.targets import Target
+from build_tools.targets import Target, with_runtime
 from tests.deployment.test_evp_sdk import EXPECTED
 
 from .conftest import alive, require_tools
@@ -56,9 +58,14 @@ def _open(runtime: RuntimeImage) -> Iterator[Pipe]:
         assert not alive(stream.pid) or stream.poll() is not None
 
 
-@pytest.fixture
-def pipe(posix_wamr_runtime: RuntimeImage) -> Iterator[Pipe]:
-    yield from _open(posix_wamr_runtime)
+@pytest.fixture(params=["wasm2c", "wamr"])
+def pipe(request: pytest.FixtureRequest) -> Iterator[Pipe]:
+    """Both engines: WAMR loads the uploaded modules, the wasm2c build has them compiled in
+    (guests.evp_modules; the upload answers PRESENT)."""
+    runtime = request.getfixturevalue(
+        "posix_runtime" if request.param == "wasm2c" else "posix_wamr_runtime"
+    )
+    yield from _open(runtime)
 
 
 def test_source_to_sink_then_stop(pipe: Pipe, modules: dict[str, Path]) -> None:
@@ -187,7 +194,11 @@ def test_crashing_instance_restarts_while_another_keeps_running(
     flaky = pipe.instance("flaky")
     # life 1 got "0" and trapped on "1"; life 2 (configuration delivered again) got "2" and
     # trapped on "3"; then it stays in error and what is sent to it is dropped
-    assert flaky.failure_message == "message callback: trap: unreachable (gave up after 1 restarts)"
+    # the trap text is the engine's (WAMR "unreachable", wasm2c "Unreachable instruction ...")
+    assert re.fullmatch(
+        r"message callback: trap: [Uu]nreachable.* \(gave up after 1 restarts\)",
+        flaky.failure_message,
+    ), flaky.failure_message
     assert (flaky.status.evp, flaky.restarts, flaky.received) == ("error", 1, 4)
     assert (flaky.instance_id, flaky.queue_len, flaky.dropped) == (0, 0, 2)
     assert pipe.instance("steady").status.evp == "ok"
@@ -196,7 +207,7 @@ def test_crashing_instance_restarts_while_another_keeps_running(
         for r in pipe.poll() + pipe.records
         if r.kind is PipeRecordKind.STATUS and r.instance == "flaky"
     ]
-    assert (PipeInstanceStatus.ERROR, 1, b"message callback: trap: unreachable") in statuses
+    assert (PipeInstanceStatus.ERROR, 1) in [(st, n) for st, n, _ in statuses]
     assert (PipeInstanceStatus.OK, 1, b"") in statuses
 
 
@@ -283,27 +294,30 @@ def test_bad_requests_answered_and_device_keeps_serving(
     assert c.stats().heap_in_use < 100_000
 
 
-def test_wasm2c_firmware_says_it_runs_no_pipelines(posix_runtime: RuntimeImage) -> None:
-    stream = ProcessStream([str(posix_runtime.binary)])
-    client = DeviceClient(stream, "posix")
-    try:
-        assert not client.hello().capabilities & CAP_PIPELINES
-        status, body = client.request(MsgType.PIPE_BIND, pack_pipe_bind("a", "hello", PipeLimits()))
-        assert status is Status.UNSUPPORTED
-        assert body.decode() == "no pipelines on this device (engine wasm2c)"
-        client.hello()
-    finally:
-        stream.close()
-        assert stream.poll() == 0, stream.stderr_text()
+def test_wasm2c_runs_only_compiled_in_evp_modules(
+    posix_runtime: RuntimeImage, modules: dict[str, Path]
+) -> None:
+    for pipe in _open(posix_runtime):
+        c = pipe.client
+        with pytest.raises(DeviceRequestError, match="cannot load modules at run time"):
+            c.put(Kind.MODULE, "plate_locate", modules["plate_locate"].read_bytes())
+        assert c.put(Kind.MODULE, "evp_sink", modules["evp_sink"].read_bytes()) is False
+        text = pipe.expect(
+            MsgType.PIPE_BIND, pack_pipe_bind("r", "hello", PipeLimits()), Status.BAD_REQUEST
+        )
+        assert (
+            text == "module hello is not an EVP module: needs the exports _start, malloc and free"
+        )
 
 
+@pytest.mark.parametrize("engine", ["wasm2c", "wamr"])
 def test_pipelines_under_asan_and_ubsan(
-    posix_wamr_target: Target, modules: dict[str, Path]
+    engine: str, posix_target: Target, modules: dict[str, Path]
 ) -> None:
     """The task switches (ucontext with ASan's fiber annotations), restarts and a RESET with
     tasks suspended, under the sanitizers; the process must exit cleanly (no leak, no report)."""
     require_tools()
-    runtime = CMakeBuilder().build(posix_wamr_target, sanitize=True)
+    runtime = CMakeBuilder().build(with_runtime(posix_target, engine=engine), sanitize=True)
     for pipe in _open(runtime):
         source_to_sink(pipe, modules)
         pipe.stop()

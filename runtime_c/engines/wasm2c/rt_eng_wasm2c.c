@@ -40,6 +40,11 @@ struct rt_eng_instance {
     rt_w2c_env_t env;
     void *inst; /* Z_<guest>_instance_t */
     int32_t exit_code;
+    uint32_t timeout_ms; /* of the call in progress (restarted when its task resumes) */
+    /* the call's state while its task is switched away (rt_eng_task_leave) */
+    jmp_buf saved_jmp;
+    uint32_t saved_depth, saved_saved_depth;
+    sig_atomic_t saved_state, saved_host_depth, saved_pending;
 };
 
 enum { ST_IDLE = 0, ST_GUEST = 1, ST_HOST = 2 };
@@ -275,6 +280,7 @@ rt_status_t rt_eng_call(rt_eng_instance_t *inst, const char *export_name, const 
     volatile uint64_t start = rt_os_time_us();
     volatile int32_t value = 0;
     inst->exit_code = 0;
+    inst->timeout_ms = timeout_ms;
     g_timeout_pending = 0;
     g_host_depth = 0;
     wasm_rt_call_stack_depth = 0;
@@ -314,35 +320,111 @@ rt_status_t rt_eng_call(rt_eng_instance_t *inst, const char *export_name, const 
     return RT_OK;
 }
 
-/* ---- pipeline instances: not yet (EVP callbacks need the module's function table, which the
- * generated module table does not expose; docs/pipeline.md section 9) ---- */
+/* ---- pipeline instances: calls on tasks ----
+ * A task switches away only from inside an import (host code). Everything above that belongs
+ * to the call in progress on that task is saved in its instance and restored when the task
+ * resumes: the trap target (wasm_rt_jmp_buf, set by rt_eng_call on the task's own stack), the
+ * stack depth count, the guest/host state and a deadline that fired while in host code. The
+ * deadline timer itself is stopped while the task is away and restarted for the next slice. */
 
 bool rt_eng_can_run_tasks(void) {
-    return false;
+    return true;
 }
 
 void rt_eng_set_stack(rt_eng_instance_t *inst, void *lo, size_t size) {
-    (void)inst;
+    (void)inst; /* stack exhaustion is WASM_RT_USE_STACK_DEPTH_COUNT's trap */
     (void)lo;
     (void)size;
 }
 
 void rt_eng_task_leave(rt_eng_instance_t *inst) {
-    (void)inst;
+    if (inst->timeout_ms > 0) rt_os_deadline_disarm();
+    memcpy(inst->saved_jmp, wasm_rt_jmp_buf, sizeof(jmp_buf));
+    inst->saved_depth = wasm_rt_call_stack_depth;
+    inst->saved_saved_depth = wasm_rt_saved_call_stack_depth;
+    inst->saved_state = g_state;
+    inst->saved_host_depth = g_host_depth;
+    inst->saved_pending = g_timeout_pending;
+    g_state = ST_IDLE;
+    g_host_depth = 0;
+    g_timeout_pending = 0;
 }
 
 void rt_eng_task_enter(rt_eng_instance_t *inst) {
-    (void)inst;
+    memcpy(wasm_rt_jmp_buf, inst->saved_jmp, sizeof(jmp_buf));
+    wasm_rt_call_stack_depth = inst->saved_depth;
+    wasm_rt_saved_call_stack_depth = inst->saved_saved_depth;
+    g_host_depth = inst->saved_host_depth;
+    g_timeout_pending = inst->saved_pending;
+    g_state = inst->saved_state;
+    if (inst->timeout_ms > 0) rt_os_deadline_arm(inst->timeout_ms, on_deadline);
 }
 
+/* Function types of the callbacks: (i32 x argc) -> () as wasm2c registers them. */
+static uint32_t callback_type(uint32_t argc) {
+    switch (argc) {
+    case 1:
+        return wasm_rt_register_func_type(1, 0, WASM_RT_I32);
+    case 2:
+        return wasm_rt_register_func_type(2, 0, WASM_RT_I32, WASM_RT_I32);
+    case 3:
+        return wasm_rt_register_func_type(3, 0, WASM_RT_I32, WASM_RT_I32, WASM_RT_I32);
+    case 4:
+        return wasm_rt_register_func_type(4, 0, WASM_RT_I32, WASM_RT_I32, WASM_RT_I32, WASM_RT_I32);
+    default:
+        return 0;
+    }
+}
+
+typedef void (*cb1_t)(void *, uint32_t);
+typedef void (*cb2_t)(void *, uint32_t, uint32_t);
+typedef void (*cb3_t)(void *, uint32_t, uint32_t, uint32_t);
+typedef void (*cb4_t)(void *, uint32_t, uint32_t, uint32_t, uint32_t);
+
+/* Guest code called from host code: a trap, exit or the time limit longjmps straight to the
+ * surrounding rt_eng_call (the import's frames are left, as with any trap), so this returns
+ * only when the callee returned. */
 rt_status_t rt_eng_call_nested(rt_eng_instance_t *inst, const char *export_name,
                                uint32_t table_index, const int32_t *args, uint32_t argc,
                                int32_t *result) {
-    (void)inst;
-    (void)export_name;
-    (void)table_index;
-    (void)args;
-    (void)argc;
     *result = 0;
-    return RT_ERR_UNSUPPORTED;
+    const rt_w2c_export_t *ex = NULL;
+    wasm_rt_funcref_t f = wasm_rt_funcref_null_value;
+    if (export_name != NULL) {
+        ex = find_export(inst->mod, export_name);
+        if (ex == NULL || ex->argc != argc) wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
+    } else {
+        wasm_rt_funcref_table_t *t = inst->mod->table ? inst->mod->table(inst->inst) : NULL;
+        if (t == NULL || table_index >= t->size || t->data[table_index].func == NULL || argc < 1 ||
+            argc > 4 || t->data[table_index].func_type != callback_type(argc))
+            wasm_rt_trap(WASM_RT_TRAP_CALL_INDIRECT);
+        f = t->data[table_index];
+    }
+    int32_t argv[8] = {0};
+    for (uint32_t i = 0; i < argc && i < 8; i++)
+        argv[i] = args[i];
+    sig_atomic_t state = g_state, depth = g_host_depth;
+    g_host_depth = 0;
+    g_state = ST_GUEST;
+    if (g_timeout_pending) {
+        g_timeout_pending = 0;
+        g_state = ST_IDLE;
+        longjmp(wasm_rt_jmp_buf, JMP_TIMEOUT);
+    }
+    uint32_t a0 = (uint32_t)argv[0], a1 = (uint32_t)argv[1], a2 = (uint32_t)argv[2],
+             a3 = (uint32_t)argv[3];
+    if (ex != NULL) {
+        *result = ex->fn(inst->inst, argv);
+    } else if (argc == 1) {
+        ((cb1_t)f.func)(f.module_instance, a0);
+    } else if (argc == 2) {
+        ((cb2_t)f.func)(f.module_instance, a0, a1);
+    } else if (argc == 3) {
+        ((cb3_t)f.func)(f.module_instance, a0, a1, a2);
+    } else {
+        ((cb4_t)f.func)(f.module_instance, a0, a1, a2, a3);
+    }
+    g_state = state;
+    g_host_depth = depth;
+    return RT_OK;
 }

@@ -36,6 +36,8 @@ struct rt_eng_module {
     wasm_rt_memory_t *(*memory)(void *instance); /* NULL: no exported memory */
     const rt_w2c_export_t *exports;
     uint32_t export_count;
+    /* The function table (EVP callbacks go through it), NULL when the module has none. */
+    wasm_rt_funcref_table_t *(*table)(void *instance);
 };
 
 extern const struct rt_eng_module *const rt_w2c_modules[];
