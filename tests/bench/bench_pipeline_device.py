@@ -3,9 +3,9 @@
     PYTHONPATH=. .venv/bin/python tests/bench/bench_pipeline_device.py [--seconds S]
 
 One message circulates for S seconds in a ring of EVP sinks that forward what they receive
-(guests/src/evp/evp_sink.c, forward_to set, no state reports), on a posix device and on
-qemu-rv32 (-icount shift=0), both with WAMR, while the host stays silent. The cost of one hop is
-the device counter spent between two STATUS requests divided by the messages received in
+(guests/src/evp/evp_sink.c, forward_to set, no state reports), while the host stays silent:
+posix with wasm2c (the guest compiled to native code, so mostly the executor remains) and
+WAMR, qemu-rv32 (-icount shift=0) with WAMR. The cost of one hop is the device counter spent between two STATUS requests divided by the messages received in
 between: nanoseconds on posix, instructions retired on qemu-rv32. A hop is the whole
 round: EVP_sendMessage (copy, route, queue), the task switch, EVP_processEvent on the receiver,
 its malloc + message callback through the function table + free, the sink's own C (a malloc'd

@@ -331,23 +331,8 @@ static void fc_reset(void *ctx) {
 }
 
 const proto_handlers_t fake_core_handlers = {
-    fc_hello,
-    fc_put_begin,
-    fc_put_chunk,
-    fc_put_end,
-    fc_list_item,
-    fc_instantiate,
-    fc_drop,
-    fc_call,
-    fc_mem_write,
-    fc_mem_read,
-    fc_logs,
-    fc_stats,
-    fc_reset,
-    fc_reset_peaks,
+    fc_hello, fc_put_begin, fc_put_chunk, fc_put_end, fc_list_item, fc_instantiate, fc_drop,
+    fc_call, fc_mem_write, fc_mem_read, fc_logs, fc_stats, fc_reset, fc_reset_peaks,
     /* ARGS, FRAME_*: unsupported here; the dispatcher parses their payloads all the same */
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    NULL, NULL, NULL, NULL, NULL, /* ext: no pipelines (PIPE_* answer UNKNOWN_TYPE) */
 };
