@@ -71,7 +71,7 @@ enum { REASON_SENT = 0, REASON_ERROR = 1 };
 /* Deployment state and instance status: docs/protocol.md 4.1. */
 enum { DS_EMPTY = 0, DS_BINDING = 1, DS_RUNNING = 2, DS_STOPPING = 3, DS_STOPPED = 4 };
 enum { IS_UNKNOWN = 0, IS_OK = 1, IS_ERROR = 2, IS_SELF_EXITING = 3, IS_STOPPED = 4 };
-enum { REC_STATE = 0, REC_TELEMETRY = 1, REC_STATUS = 2, REC_TRUNCATED = 0x80 };
+enum { REC_STATE = 0, REC_TELEMETRY = 1, REC_STATUS = 2, REC_LOG = 3, REC_TRUNCATED = 0x80 };
 
 /* Task states. */
 enum {
@@ -196,7 +196,8 @@ static void outbox_add(uint8_t kind, const pipe_inst_t *p, const char *key, uint
         code |= REC_TRUNCATED;
     }
     size_t nlen = strlen(p->name), klen = key ? strlen(key) : 0;
-    uint32_t need = (uint32_t)(1u + 1u + nlen + (kind == REC_STATUS ? 2u : 1u + klen) + 2u + len);
+    uint32_t mid = kind == REC_STATUS ? 2u : kind == REC_LOG ? 0u : 1u + (uint32_t)klen;
+    uint32_t need = (uint32_t)(1u + 1u + nlen + mid + 2u + len);
     if (need > sizeof g_outbox - g_outbox_len) {
         g_outbox_dropped++;
         return;
@@ -209,7 +210,7 @@ static void outbox_add(uint8_t kind, const pipe_inst_t *p, const char *key, uint
     if (kind == REC_STATUS) {
         *o++ = a;
         *o++ = b;
-    } else {
+    } else if (kind != REC_LOG) {
         *o++ = (uint8_t)klen;
         memcpy(o, key, klen);
         o += klen;
@@ -226,10 +227,26 @@ static uint32_t record_size(uint32_t off) {
     uint32_t n = 1u + 1u + o[1];
     if ((o[0] & 0x7Fu) == REC_STATUS) {
         n += 2u;
-    } else {
+    } else if ((o[0] & 0x7Fu) != REC_LOG) {
         n += 1u + o[n];
     }
     return n + 2u + ((uint32_t)g_outbox[off + n] | (uint32_t)g_outbox[off + n + 1] << 8);
+}
+
+/* The instance's captured stdout/stderr into LOG records, while the outbox has room (what
+ * does not fit stays in the instance's log ring until the next turn). */
+static void drain_log(pipe_inst_t *p) {
+    if (p->rt == NULL) return;
+    uint8_t chunk[RT_PIPE_RECORD_VALUE_MAX];
+    size_t nlen = strlen(p->name);
+    while (p->rt->log.used > 0) {
+        uint32_t n = p->rt->log.used < sizeof chunk ? p->rt->log.used : (uint32_t)sizeof chunk;
+        if (1u + 1u + nlen + 2u + n > sizeof g_outbox - g_outbox_len) return;
+        size_t len = 0;
+        bool more = false;
+        if (rt_logs(p->rt->id, chunk, n, &len, &more) != RT_OK || len == 0) return;
+        outbox_add(REC_LOG, p, NULL, 0, 0, chunk, (uint32_t)len);
+    }
 }
 
 static void set_status(pipe_inst_t *p, uint8_t status, const char *failure) {
@@ -440,6 +457,7 @@ static uint32_t backoff_ms(uint32_t restarts) {
 /* The serve loop's side of a task whose main returned. */
 static void task_finished(pipe_inst_t *p) {
     const rt_call_result_t *r = &p->end;
+    drain_log(p); /* what it printed before it ended */
     bool clean = r->outcome == RT_CALL_RETURNED || (r->outcome == RT_CALL_EXITED && r->value == 0);
     char why[RT_MSG_MAX];
     if (r->outcome == RT_CALL_EXITED) {
@@ -573,6 +591,7 @@ void rt_pipe_run(uint32_t *wait_ms) {
             restart(p);
         }
         if (runnable(p, now)) switch_to(p);
+        drain_log(p);
         if (p->tstate == T_DONE) task_finished(p);
     }
     now = now_us();

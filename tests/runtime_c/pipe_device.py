@@ -114,6 +114,11 @@ class Pipe:
         ]
         return values[-1] if values else None
 
+    def output(self, instance: str) -> bytes:
+        """What the instance printed so far (LOG records)."""
+        self.poll()
+        return b"".join(r.value for r in self.records if r.kind == 3 and r.instance == instance)
+
     def wait_state(self, instance: str, topic: str, prefix: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
         last = None
@@ -147,6 +152,7 @@ def source_to_sink(p: Pipe, modules: dict[str, Path], count: int = 5) -> None:
     p.publish_route("src", "out", "t")
     p.subscribe_route("snk", "in", "t")
     p.config("src", "count", str(count))
+    p.config("snk", "echo", "1")  # its stdout comes back in LOG records
     assert p.start() == 2
     assert p.wait_state("src", "progress", "sent=") == (
         f"sent={count} acked={count} errors=0 denied=0"

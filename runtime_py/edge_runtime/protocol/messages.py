@@ -391,6 +391,7 @@ class PipeRecordKind(IntEnum):
     STATE = 0
     TELEMETRY = 1
     STATUS = 2
+    LOG = 3
 
 
 PIPE_RECORD_TRUNCATED = 0x80
@@ -456,7 +457,7 @@ class PipeRecord:
     instance: str
     truncated: bool
     key: str  # state topic or telemetry key; "" for STATUS
-    value: bytes  # state value, telemetry JSON text, or the failure message
+    value: bytes  # state value, telemetry JSON text, the failure message or output bytes
     status: PipeInstanceStatus | None = None  # STATUS records
     restarts: int = 0
 
@@ -470,7 +471,9 @@ def unpack_pipe_poll(body: bytes) -> tuple[bool, list[PipeRecord]]:
         kind = PipeRecordKind(code & 0x7F)
         instance = r.string()
         truncated = bool(code & PIPE_RECORD_TRUNCATED)
-        if kind is PipeRecordKind.STATUS:
+        if kind is PipeRecordKind.LOG:
+            records.append(PipeRecord(kind, instance, truncated, "", r.take(r.u16())))
+        elif kind is PipeRecordKind.STATUS:
             status, restarts = PipeInstanceStatus(r.u8()), r.u8()
             records.append(
                 PipeRecord(kind, instance, truncated, "", r.take(r.u16()), status, restarts)
