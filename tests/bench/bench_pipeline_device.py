@@ -23,10 +23,10 @@ from pathlib import Path
 
 from build_tools.devices.qemu_session import QemuSession
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.messages import CounterUnit
-from build_tools.protocol.streams import ProcessStream
 from build_tools.targets import Target, load_target, with_runtime
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.messages import CounterUnit
+from edge_runtime.protocol.streams import ProcessStream
 from tests.runtime_c.pipe_device import Pipe, evp_modules
 
 

@@ -12,15 +12,15 @@ import pytest
 
 from build_tools.devices.qemu_session import QemuSession
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.messages import (
+from build_tools.targets import Target, with_runtime
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.messages import (
     CAP_PIPELINES,
     MsgType,
     PipeLimits,
     Status,
     pack_pipe_bind,
 )
-from build_tools.targets import Target, with_runtime
 from tests.deployment.test_evp_sdk import EXPECTED
 from tests.runtime_c.pipe_device import Pipe, evp_modules, sdk_edge_cases, source_to_sink
 

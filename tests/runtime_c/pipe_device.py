@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from build_tools.guests import build_evp_modules
-from build_tools.protocol.client import DeviceClient
-from build_tools.protocol.messages import (
+from build_tools.targets import Target
+from edge_runtime.protocol.client import DeviceClient
+from edge_runtime.protocol.messages import (
     Kind,
     MsgType,
     PipeInstanceInfo,
@@ -27,7 +28,6 @@ from build_tools.protocol.messages import (
     unpack_pipe_status,
     unpack_u32,
 )
-from build_tools.targets import Target
 
 
 class PipeRequestFailed(AssertionError):

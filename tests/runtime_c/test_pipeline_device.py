@@ -15,8 +15,9 @@ import pytest
 
 from build_tools.firmware import RuntimeImage
 from build_tools.firmware.cmake import CMakeBuilder
-from build_tools.protocol.client import DeviceClient, DeviceRequestError
-from build_tools.protocol.messages import (
+from build_tools.targets import Target, with_runtime
+from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
+from edge_runtime.protocol.messages import (
     CAP_PIPELINES,
     Kind,
     MsgType,
@@ -32,8 +33,7 @@ from build_tools.protocol.messages import (
     pack_pipe_route,
     pack_str,
 )
-from build_tools.protocol.streams import ProcessStream
-from build_tools.targets import Target, with_runtime
+from edge_runtime.protocol.streams import ProcessStream
 from tests.deployment.test_evp_sdk import EXPECTED
 
 from .conftest import alive, require_tools
