@@ -62,7 +62,6 @@ def test_source_to_sink_on_rv32_and_the_memory_it_takes(
     for info in pipe.status().instances:
         assert info.stack_high_water < 16 * 1024  # limits.task_stack_kib of qemu-rv32
     pipe.stop()
-    assert pipe.output("snk") == b"".join(b"in: %d\n" % i for i in range(5))
     assert pipe.client.stats().heap_in_use < 100 * 1024
 
 

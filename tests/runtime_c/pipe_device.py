@@ -152,7 +152,6 @@ def source_to_sink(p: Pipe, modules: dict[str, Path], count: int = 5) -> None:
     p.publish_route("src", "out", "t")
     p.subscribe_route("snk", "in", "t")
     p.config("src", "count", str(count))
-    p.config("snk", "echo", "1")  # its stdout comes back in LOG records
     assert p.start() == 2
     assert p.wait_state("src", "progress", "sent=") == (
         f"sent={count} acked={count} errors=0 denied=0"
@@ -182,3 +181,6 @@ def sdk_edge_cases(p: Pipe, modules: dict[str, Path], expected: dict[str, int]) 
     assert {k: int(v) for k, v in got.items()} == expected
     telemetry = [(r.instance, r.key, r.value) for r in p.records if r.kind == 1]
     assert telemetry == [("probe", "ok", b'{"a": [1, 2]}')]
+    # what main printed (stdout is flushed when main returns) comes back in LOG records
+    p.stop()
+    assert p.output("probe") == f"results {text}\n".encode()

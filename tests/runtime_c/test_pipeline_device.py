@@ -75,9 +75,7 @@ def test_source_to_sink_then_stop(pipe: Pipe, modules: dict[str, Path]) -> None:
     # both mains returned on EVP_SHOULDEXIT; the sink reported at exit
     assert pipe.state("snk", "received") == "n=5 topic=in last=4"
     assert ("snk", "received", b"5") in [(r.instance, r.key, r.value) for r in pipe.records]
-    # its stdout (flushed when main returned) came back in LOG records
-    assert pipe.output("snk") == b"".join(b"in: %d\n" % i for i in range(5))
-    assert pipe.output("src") == b""
+    assert pipe.output("snk") == pipe.output("src") == b""  # they print nothing
     # the instances are gone with their memory: a new deployment may be bound
     assert pipe.client.stats().heap_in_use < 200_000
     pipe.bind("again", "evp_sink")

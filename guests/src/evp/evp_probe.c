@@ -85,5 +85,6 @@ int main(void) {
     EVP_sendState(h, "results", g_results, g_used, NULL, NULL);
     while (EVP_processEvent(h, 1000) != EVP_SHOULDEXIT) {
     }
+    printf("results %s\n", g_results); /* stdout: the deployment's output of this instance */
     return 0;
 }

@@ -6,7 +6,6 @@
  *   delay_ms    busy time per message (a slow consumer)
  *   crash_at    trap while handling the Nth message of this life (0: never)
  *   report      1 (default): state "received" after every message; 0: only at exit
- *   echo        1: print "ALIAS: PAYLOAD" on stdout for every message (default 0)
  * State "received": "n=N topic=ALIAS last=PAYLOAD"; telemetry {"received": N} at exit. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -18,7 +17,7 @@
 
 static char g_forward_to[64];
 static char g_tag[32];
-static int g_max_len, g_delay_ms, g_crash_at, g_report = 1, g_echo;
+static int g_max_len, g_delay_ms, g_crash_at, g_report = 1;
 static int g_received;
 static char g_topic[64];
 static char g_last[128];
@@ -44,7 +43,6 @@ static void config_cb(const char *topic, const void *config, size_t len, void *u
     if (strcmp(topic, "delay_ms") == 0) g_delay_ms = atoi(value);
     if (strcmp(topic, "crash_at") == 0) g_crash_at = atoi(value);
     if (strcmp(topic, "report") == 0) g_report = atoi(value);
-    if (strcmp(topic, "echo") == 0) g_echo = atoi(value);
 }
 
 static double now_ms(void) {
@@ -66,7 +64,6 @@ static void message_cb(const char *topic, const void *payload, size_t len, void 
     size_t n = len < sizeof g_last - 1 ? len : sizeof g_last - 1;
     memcpy(g_last, payload, n);
     g_last[n] = 0;
-    if (g_echo) printf("%s: %s\n", topic, g_last);
     if (g_forward_to[0] && (g_max_len == 0 || (int)len < g_max_len)) {
         size_t tag = strlen(g_tag);
         struct pending *p = malloc(sizeof *p + len + tag);
