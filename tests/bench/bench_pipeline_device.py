@@ -79,20 +79,20 @@ def main() -> None:
         "| heap running (all) | task stack high-water |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    posix: Target = with_runtime(load_target("posix"), engine="wamr")
-    modules = evp_modules(posix)
-    binary = CMakeBuilder().build(posix).binary
-    for size in (1, 2):
-        stream = ProcessStream([str(binary)])
-        try:
-            client = DeviceClient(stream, "posix")
-            client.hello()
-            assert client.stats().counter_unit is CounterUnit.NS
-            report(
-                f"posix wamr, ring {size}", "ns", ring(Pipe(client), modules, size, args.seconds)
-            )
-        finally:
-            stream.close()
+    for engine in ("wasm2c", "wamr"):
+        posix: Target = with_runtime(load_target("posix"), engine=engine)
+        modules = evp_modules(posix)
+        binary = CMakeBuilder().build(posix).binary
+        for size in (1, 2):
+            stream = ProcessStream([str(binary)])
+            try:
+                client = DeviceClient(stream, "posix")
+                client.hello()
+                assert client.stats().counter_unit is CounterUnit.NS
+                r = ring(Pipe(client), modules, size, args.seconds)
+                report(f"posix {engine}, ring {size}", "ns", r)
+            finally:
+                stream.close()
     qemu = with_runtime(load_target("qemu-rv32"), engine="wamr")
     elf = CMakeBuilder().build(qemu).binary
     for size in (1, 2):
