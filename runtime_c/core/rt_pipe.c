@@ -132,7 +132,7 @@ typedef struct rt_pipe_inst {
     rt_instance_t *rt;
     uint32_t cfg_cb, cfg_user, msg_cb, msg_user, rpc_cb;
     bool cfg_set, msg_set, rpc_set;
-    uint32_t cfg_next; /* configs delivered so far (index into g_configs order) */
+    uint32_t cfg_next; /* configs delivered so far (index into g_tab->configs order) */
     uint32_t workspace_ptr;
     completion_t done[RT_PIPE_MAX_COMPLETIONS];
     uint32_t done_head, done_len;
@@ -155,14 +155,19 @@ typedef struct rt_pipe_inst {
 } pipe_inst_t;
 
 static pipe_inst_t g_insts[RT_MAX_INSTANCES];
-static route_t g_routes[RT_PIPE_MAX_ROUTES];
-static config_t g_configs[RT_PIPE_MAX_CONFIGS];
+/* Routes, configuration and the outbox (~10 KB): from the heap while a deployment exists, so a
+ * device that runs none keeps that RAM (qemu-rv32 has 400 KiB in all). */
+typedef struct {
+    route_t routes[RT_PIPE_MAX_ROUTES];
+    config_t configs[RT_PIPE_MAX_CONFIGS];
+    uint8_t outbox[RT_PIPE_OUTBOX_BYTES];
+} pipe_tables_t;
+static pipe_tables_t *g_tab;
 static uint8_t g_state = DS_EMPTY;
 static uint64_t g_stop_at;
 static void *g_main_ctx;
 static uint32_t g_pop_gen; /* bumped when queue space appears (senders re-check) */
 static uint32_t g_payload_bytes;
-static uint8_t g_outbox[RT_PIPE_OUTBOX_BYTES];
 static uint32_t g_outbox_len, g_outbox_dropped;
 /* PIPE_PUBLISH parts staged with MORE */
 static uint8_t *g_stage;
@@ -198,11 +203,11 @@ static void outbox_add(uint8_t kind, const pipe_inst_t *p, const char *key, uint
     size_t nlen = strlen(p->name), klen = key ? strlen(key) : 0;
     uint32_t mid = kind == REC_STATUS ? 2u : kind == REC_LOG ? 0u : 1u + (uint32_t)klen;
     uint32_t need = (uint32_t)(1u + 1u + nlen + mid + 2u + len);
-    if (need > sizeof g_outbox - g_outbox_len) {
+    if (need > sizeof g_tab->outbox - g_outbox_len) {
         g_outbox_dropped++;
         return;
     }
-    uint8_t *o = g_outbox + g_outbox_len;
+    uint8_t *o = g_tab->outbox + g_outbox_len;
     *o++ = code;
     *o++ = (uint8_t)nlen;
     memcpy(o, p->name, nlen);
@@ -221,16 +226,16 @@ static void outbox_add(uint8_t kind, const pipe_inst_t *p, const char *key, uint
     g_outbox_len += need;
 }
 
-/* The size of the record at g_outbox + off. */
+/* The size of the record at g_tab->outbox + off. */
 static uint32_t record_size(uint32_t off) {
-    const uint8_t *o = g_outbox + off;
+    const uint8_t *o = g_tab->outbox + off;
     uint32_t n = 1u + 1u + o[1];
     if ((o[0] & 0x7Fu) == REC_STATUS) {
         n += 2u;
     } else if ((o[0] & 0x7Fu) != REC_LOG) {
         n += 1u + o[n];
     }
-    return n + 2u + ((uint32_t)g_outbox[off + n] | (uint32_t)g_outbox[off + n + 1] << 8);
+    return n + 2u + ((uint32_t)g_tab->outbox[off + n] | (uint32_t)g_tab->outbox[off + n + 1] << 8);
 }
 
 /* The instance's captured stdout/stderr into LOG records, while the outbox has room (what
@@ -241,7 +246,7 @@ static void drain_log(pipe_inst_t *p) {
     size_t nlen = strlen(p->name);
     while (p->rt->log.used > 0) {
         uint32_t n = p->rt->log.used < sizeof chunk ? p->rt->log.used : (uint32_t)sizeof chunk;
-        if (1u + 1u + nlen + 2u + n > sizeof g_outbox - g_outbox_len) return;
+        if (1u + 1u + nlen + 2u + n > sizeof g_tab->outbox - g_outbox_len) return;
         size_t len = 0;
         bool more = false;
         if (rt_logs(p->rt->id, chunk, n, &len, &more) != RT_OK || len == 0) return;
@@ -307,7 +312,7 @@ typedef struct {
 static uint32_t receivers(const char *topic, delivery_t *out) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < RT_PIPE_MAX_ROUTES; i++) {
-        const route_t *r = &g_routes[i];
+        const route_t *r = &g_tab->routes[i];
         if (r->used && r->dir == 1 && strcmp(r->topic, topic) == 0) {
             out[n].inst = r->inst;
             out[n].route = (uint8_t)i;
@@ -510,7 +515,7 @@ static void restart(pipe_inst_t *p) {
 static bool config_pending(const pipe_inst_t *p) {
     uint32_t seen = 0;
     for (uint32_t i = 0; i < RT_PIPE_MAX_CONFIGS; i++) {
-        if (g_configs[i].used && g_configs[i].inst == index_of(p)) {
+        if (g_tab->configs[i].used && g_tab->configs[i].inst == index_of(p)) {
             if (seen++ >= p->cfg_next) return true;
         }
     }
@@ -546,10 +551,10 @@ static void free_all(void) {
         rt_free(p->queue);
         memset(p, 0, sizeof *p);
     }
-    for (uint32_t i = 0; i < RT_PIPE_MAX_CONFIGS; i++)
-        rt_free(g_configs[i].value);
-    memset(g_configs, 0, sizeof g_configs);
-    memset(g_routes, 0, sizeof g_routes);
+    for (uint32_t i = 0; g_tab != NULL && i < RT_PIPE_MAX_CONFIGS; i++)
+        rt_free(g_tab->configs[i].value);
+    rt_free(g_tab);
+    g_tab = NULL;
     rt_free(g_stage);
     g_stage = NULL;
     g_stage_len = 0;
@@ -699,8 +704,8 @@ static int deliver(pipe_inst_t *p, const char *what, uint32_t cb, uint32_t user,
 static const config_t *next_config(pipe_inst_t *p) {
     uint32_t seen = 0;
     for (uint32_t i = 0; i < RT_PIPE_MAX_CONFIGS; i++) {
-        if (g_configs[i].used && g_configs[i].inst == index_of(p)) {
-            if (seen++ == p->cfg_next) return &g_configs[i];
+        if (g_tab->configs[i].used && g_tab->configs[i].inst == index_of(p)) {
+            if (seen++ == p->cfg_next) return &g_tab->configs[i];
         }
     }
     return NULL;
@@ -792,8 +797,8 @@ uint32_t rt_evp_process_event(rt_instance_t *inst, uint32_t h, uint32_t timeout_
             int ok = 1;
             p->inflight = s.msg;
             if (p->msg_cb != 0) {
-                ok = deliver(p, "message callback", p->msg_cb, p->msg_user, g_routes[s.route].alias,
-                             s.msg->data, s.msg->len);
+                ok = deliver(p, "message callback", p->msg_cb, p->msg_user,
+                             g_tab->routes[s.route].alias, s.msg->data, s.msg->len);
             } else {
                 p->dropped++;
             }
@@ -808,7 +813,7 @@ uint32_t rt_evp_process_event(rt_instance_t *inst, uint32_t h, uint32_t timeout_
 
 static const route_t *publish_route(const pipe_inst_t *p, const char *alias) {
     for (uint32_t i = 0; i < RT_PIPE_MAX_ROUTES; i++) {
-        const route_t *r = &g_routes[i];
+        const route_t *r = &g_tab->routes[i];
         if (r->used && r->dir == 0 && r->inst == index_of(p) && strcmp(r->alias, alias) == 0)
             return r;
     }
@@ -1091,9 +1096,12 @@ static proto_status_t req_bind(proto_rd_t *r, proto_wr_t *w, proto_error_t *err)
                RT_MAX_INSTANCES);
         return PROTO_ST_NO_SPACE;
     }
-    if (g_main_ctx == NULL) {
-        g_main_ctx = rt_calloc(1, rt_os_task_ctx_size());
-        if (g_main_ctx == NULL) return fail(err, PROTO_ST_NO_SPACE, "does not fit%s", "");
+    if (g_main_ctx == NULL) g_main_ctx = rt_calloc(1, rt_os_task_ctx_size());
+    if (g_tab == NULL) g_tab = (pipe_tables_t *)rt_calloc(1, sizeof *g_tab);
+    if (g_main_ctx == NULL || g_tab == NULL) {
+        rt_fmt(err->text, sizeof err->text, "does not fit: the deployment's tables need %lu bytes",
+               (unsigned long)sizeof *g_tab);
+        return PROTO_ST_NO_SPACE;
     }
     memset(p, 0, sizeof *p);
     p->queue = (queue_slot_t *)rt_calloc(depth, sizeof *p->queue);
@@ -1146,7 +1154,7 @@ static proto_status_t req_route(proto_rd_t *r, proto_error_t *err) {
     if (p == NULL) return fail(err, PROTO_ST_NOT_FOUND, "no instance '%s' in the deployment", name);
     route_t *slot = NULL;
     for (uint32_t i = 0; i < RT_PIPE_MAX_ROUTES; i++) {
-        route_t *rt = &g_routes[i];
+        route_t *rt = &g_tab->routes[i];
         if (rt->used && rt->inst == index_of(p) && rt->dir == dir && strcmp(rt->alias, alias) == 0)
             return fail(err, PROTO_ST_BAD_REQUEST, "alias '%s' is already routed", alias);
         if (!rt->used && slot == NULL) slot = rt;
@@ -1177,11 +1185,11 @@ static proto_status_t req_config(proto_rd_t *r, proto_error_t *err) {
     if (p == NULL) return fail(err, PROTO_ST_NOT_FOUND, "no instance '%s' in the deployment", name);
     config_t *slot = NULL;
     for (uint32_t i = 0; i < RT_PIPE_MAX_CONFIGS && slot == NULL; i++) {
-        config_t *c = &g_configs[i];
+        config_t *c = &g_tab->configs[i];
         if (c->used && c->inst == index_of(p) && strcmp(c->topic, topic) == 0) slot = c;
     }
     for (uint32_t i = 0; i < RT_PIPE_MAX_CONFIGS && slot == NULL; i++) {
-        if (!g_configs[i].used) slot = &g_configs[i];
+        if (!g_tab->configs[i].used) slot = &g_tab->configs[i];
     }
     if (slot == NULL) {
         rt_fmt(err->text, sizeof err->text, "too many configuration values (the device holds %u)",
@@ -1285,10 +1293,10 @@ static proto_status_t req_poll(proto_rd_t *r, proto_wr_t *w, proto_error_t *err)
     while (off < g_outbox_len) {
         uint32_t n = record_size(off);
         if (n > w->cap - w->pos) break;
-        proto_wr_bytes(w, g_outbox + off, n);
+        proto_wr_bytes(w, g_tab->outbox + off, n);
         off += n;
     }
-    memmove(g_outbox, g_outbox + off, g_outbox_len - off);
+    if (off > 0) memmove(g_tab->outbox, g_tab->outbox + off, g_outbox_len - off);
     g_outbox_len -= off;
     w->p[more_pos] = g_outbox_len > 0 ? 1u : 0u;
     return PROTO_ST_OK;
@@ -1357,8 +1365,11 @@ proto_status_t rt_pipe_request(uint8_t type, proto_rd_t *r, proto_wr_t *w, proto
         return PROTO_ST_UNSUPPORTED;
     }
     switch (type) {
-    case PROTO_MSG_PIPE_BIND:
-        return req_bind(r, w, err);
+    case PROTO_MSG_PIPE_BIND: {
+        proto_status_t st = req_bind(r, w, err);
+        if (st != PROTO_ST_OK && g_state == DS_EMPTY) rt_pipe_reset(); /* hold no tables */
+        return st;
+    }
     case PROTO_MSG_PIPE_ROUTE:
         return req_route(r, err);
     case PROTO_MSG_PIPE_CONFIG:
