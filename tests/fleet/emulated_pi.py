@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,8 @@ def user_setup_script(user: str, install_dir: str) -> str:
     first boot does), and sshd's privilege-separation directory."""
     return (
         f"id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/bash {user}; "
+        # no password, but not locked: sshd without PAM refuses a locked account's keys too
+        f"usermod -p '*' {user}; "
         f"mkdir -p {install_dir} /run/sshd && chown {user}: {install_dir}"
     )
 
@@ -207,14 +210,16 @@ class Scenario:
             time.sleep(0.2)
         raise SystemExit(f"{name} did not listen on {port} in {timeout:.0f} s")
 
-    def cmd(self, label: str, argv: list[str], timed: bool = True) -> str:
+    def cmd(self, label: str, argv: list[str], timed: bool = True, echo: bool = True) -> str:
         print(f"[emulated-pi] $ {' '.join(argv[1:])}", flush=True)
         t0 = time.monotonic()
-        r = subprocess.run(argv, capture_output=True, text=True)
+        # stderr (deploy's upload progress, errors) goes straight to this run's output.
+        r = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
         dt = time.monotonic() - t0
-        sys.stdout.write(r.stdout)
+        if echo or r.returncode != 0:
+            sys.stdout.write(r.stdout)
+        sys.stdout.flush()
         if r.returncode != 0:
-            sys.stdout.write(r.stderr[-4000:])
             raise SystemExit(f"[emulated-pi] {label} failed (exit {r.returncode})")
         if timed:
             self.timings.append((label, dt))
@@ -241,19 +246,26 @@ class Scenario:
         if left:
             print(f"[emulated-pi] stopped {len(left)} leftover process(es) in the rootfs: {left}")
 
+    def agent_pid(self) -> int:
+        """The agent's pid as the device's health file says (read from the x86 side)."""
+        health = self.run.in_rootfs(f"{self.run.install_dir}/state/health.json")
+        return int(json.loads(health.read_text())["pid"])
+
     # -- the scenario ------------------------------------------------------------------------
     def prepare(self) -> None:
         r = self.run
         r.work.mkdir(parents=True, exist_ok=True)
+        # A fresh CA, host key and known_hosts every run, as on a first set-up.
         (r.work / "known_hosts").unlink(missing_ok=True)
+        shutil.rmtree(r.pki, ignore_errors=True)
         subprocess.run(
             chroot_argv(r.rootfs, ["/bin/sh", "-c", user_setup_script(USER, r.install_dir)]),
             check=True,
         )
-        # A fresh device each run: the first deploy installs everything (pip's cache stays).
-        subprocess.run(
-            chroot_argv(r.rootfs, ["/bin/sh", "-c", f"rm -rf {r.install_dir}/*"]), check=True
-        )
+        # A fresh device each run: the first deploy downloads and installs everything (a later
+        # release's venv then installs from pip's cache, as on a real device).
+        fresh = f"rm -rf {r.install_dir}/* /home/{USER}/.cache/pip"
+        subprocess.run(chroot_argv(r.rootfs, ["/bin/sh", "-c", fresh]), check=True)
         inside = r.in_rootfs(IN_ROOTFS)
         inside.mkdir(parents=True, exist_ok=True)
         write_keypair(inside / "host_ed25519")
@@ -277,15 +289,16 @@ class Scenario:
         self.prepare()
         self.start("sshd", sshd_argv(r.rootfs))
         self.wait_port("sshd", r.ssh_port)
-        if not (r.pki / "ca.crt").is_file():
-            self.cmd("ca", cli("fleet", "ca", "init", "--pki", str(r.pki)), timed=False)
+        self.cmd("ca", cli("fleet", "ca", "init", "--pki", str(r.pki)), timed=False)
         self.cmd("cert", cli("fleet", "cert", "issue", DEVICE, "--pki", str(r.pki)), timed=False)
         self.start("broker", fleet_argv(r, "broker"))
         self.wait_port("broker", r.broker_port)
 
+        self.cmd("plan (deploy --dry-run: wheel, guests)", deploy_argv(r, "--dry-run"))
         self.cmd("deploy (first, fresh device)", deploy_argv(r))
+        pid = self.agent_pid()
         out = self.cmd("re-deploy (same release)", deploy_argv(r))
-        if not out.startswith("unchanged:"):
+        if not out.startswith("unchanged:") or self.agent_pid() != pid:
             raise SystemExit(f"[emulated-pi] re-deploy changed something: {out}")
         first = out.split()[2]
 
@@ -315,10 +328,16 @@ class Scenario:
         with operator.Session(ep) as s:
             s.subscribe(topics.telemetry(DEVICE))
             t0 = time.monotonic()
-            self.cmd(
+            out = self.cmd(
                 "publish -> ok (CLI wall time)",
-                fleet_argv(r, "publish", str(manifest_file), "--devices", DEVICE, "--wait", "600"),
+                fleet_argv(
+                    r, "publish", str(manifest_file), "--devices", DEVICE, "--wait", "600", "--json"
+                ),
             )
+            rollout = json.loads(out)
+            if rollout["devices"][DEVICE]["reconcileStatus"] != "ok":
+                raise SystemExit(f"[emulated-pi] the deployment failed: {rollout}")
+            self.timings.append(("publish -> ok (as fleet publish measures)", rollout["seconds"]))
             deadline = time.monotonic() + 300
             while not pipeline_done(seen) and (msg := s.next(deadline)) is not None:
                 seen.update(json.loads(msg.payload))
@@ -326,7 +345,9 @@ class Scenario:
         if not pipeline_done(seen):
             raise SystemExit(f"[emulated-pi] the pipeline's state did not arrive: {seen}")
         print(f"[emulated-pi] telemetry: {json.dumps(seen, sort_keys=True)}")
-        status = json.loads(self.cmd("status", fleet_argv(r, "status", "--json"), timed=False))
+        status = json.loads(
+            self.cmd("status", fleet_argv(r, "status", "--json"), timed=False, echo=False)
+        )
         dev = status[DEVICE]
         if dev["deploymentStatus"]["reconcileStatus"] != "ok" or not dev.get("online"):
             raise SystemExit(f"[emulated-pi] status is not ok: {dev}")
@@ -338,9 +359,9 @@ class Scenario:
             raise SystemExit(f"[emulated-pi] rollback went to {out.split()[2]}, not {first}")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            dev = json.loads(self.cmd("status", fleet_argv(r, "status", "--json"), timed=False))[
-                DEVICE
-            ]
+            dev = json.loads(
+                self.cmd("status", fleet_argv(r, "status", "--json"), timed=False, echo=False)
+            )[DEVICE]
             if str(dev.get("agent", {}).get("release", "")).startswith(first[:12]):
                 break
             time.sleep(2)
@@ -348,7 +369,8 @@ class Scenario:
             raise SystemExit(f"[emulated-pi] after the rollback the agent reports {dev}")
         if dev["deploymentStatus"]["reconcileStatus"] != "ok":
             raise SystemExit(f"[emulated-pi] after the rollback the deployment is not ok: {dev}")
-        print("[emulated-pi] timings:")
+        self.cmd("status", fleet_argv(r, "status"), timed=False)
+        print(f"[emulated-pi] load average {os.getloadavg()[0]:.1f}; timings:")
         for label, dt in self.timings:
             print(f"  {label:40s} {dt:8.1f} s")
 

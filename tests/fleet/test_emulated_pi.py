@@ -93,6 +93,7 @@ def test_sshd_runs_in_the_rootfs_with_paths_as_the_chroot_sees_them(tmp_path: Pa
     assert run.in_rootfs("/opt/build_tools/run") == run.rootfs / "opt/build_tools/run"
     script = ep.user_setup_script("pi", "/opt/build_tools")
     assert "useradd -m -s /bin/bash pi" in script and "chown pi: /opt/build_tools" in script
+    assert "usermod -p '*' pi" in script  # unlocked: sshd refuses keys of a locked account
     r = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
