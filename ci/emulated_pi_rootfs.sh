@@ -10,8 +10,8 @@ EMULATED_PI_HOST_PACKAGES=(qemu-user qemu-user-static mmdebstrap arch-test binfm
 
 # Guest toolchain inside the rootfs too: guests are rebuilt there and must hash the same.
 # cmake + gcc build libnnb.so, the TFLM-exact builtin backend (no tflite-micro wheel on aarch64).
-# openssh-server + sudo + systemd-less init: the fleet tier deploys into the rootfs over SSH.
-EMULATED_PI_ROOT_PACKAGES=python3,python3-venv,python3-pip,ca-certificates,clang-19,lld-19,wasi-libc,libclang-rt-19-dev-wasm32,wabt,cmake,gcc,make,libc6-dev,openssh-server,sudo
+# openssh-server: the fleet tier (ci/emulated_pi_fleet.sh) deploys into the rootfs over SSH.
+EMULATED_PI_ROOT_PACKAGES=python3,python3-venv,python3-pip,ca-certificates,clang-19,lld-19,wasi-libc,libclang-rt-19-dev-wasm32,wabt,cmake,gcc,make,libc6-dev,openssh-server
 
 emulated_pi_host_packages() {
   local missing=() p
