@@ -282,9 +282,10 @@ class Scenario:
 
     def main(self) -> None:
         r = self.run
-        from build_tools.fleet import operator, topics
+        from build_tools.fleet import operator
         from build_tools.guests import build_evp_modules
         from build_tools.targets import load_target
+        from edge_runtime.fleet import topics
 
         self.prepare()
         self.start("sshd", sshd_argv(r.rootfs))
