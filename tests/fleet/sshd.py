@@ -36,6 +36,31 @@ def write_keypair(path: Path) -> str:
     )
 
 
+def render_config(
+    port: int, host_key: Path, pid_file: Path, authorized_keys: Path, user: str
+) -> str:
+    """An sshd_config for one loopback port, one user, key authentication only; the paths are
+    as sshd sees them (inside the rootfs for the emulated Pi)."""
+    return "\n".join(
+        [
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {host_key}",
+            f"PidFile {pid_file}",
+            f"AuthorizedKeysFile {authorized_keys}",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            f"AllowUsers {user}",
+            "StrictModes no",
+            "UsePAM no",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
+
+
 class Sshd:
     def __init__(self, workdir: Path, port: int) -> None:
         self.dir = workdir
@@ -57,23 +82,12 @@ class Sshd:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         cfg = self.dir / "sshd_config"
         cfg.write_text(
-            "\n".join(
-                [
-                    f"Port {self.port}",
-                    "ListenAddress 127.0.0.1",
-                    f"HostKey {self.host_key}",
-                    f"PidFile {self.dir / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "PermitRootLogin prohibit-password",
-                    f"AllowUsers {self.user}",
-                    "StrictModes no",
-                    "UsePAM no",
-                    "Subsystem sftp internal-sftp",
-                    "",
-                ]
+            render_config(
+                self.port,
+                self.host_key,
+                self.dir / "sshd.pid",
+                self.dir / "authorized_keys",
+                self.user,
             )
         )
         assert shutil.which(SSHD) or Path(SSHD).exists(), (

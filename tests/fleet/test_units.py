@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from build_tools.fleet.deploy import device_requirements
+from build_tools.fleet.deploy import agent_config, device_requirements
 from build_tools.fleet.operator import deployment_id_of
+from build_tools.targets import load_target
 from build_tools.toolchains import pip
 from build_tools.toolchains.mosquitto import BrokerConfig, broker_argv, render_acl, render_config
 from build_tools.toolchains.ssh import SshHost, parse_host, remote_command
+from edge_runtime.deployment import ModuleSpec
 from edge_runtime.errors import DeviceError
+from edge_runtime.fleet.agent import AgentConfig, fetch_module
 from edge_runtime.fleet.outbox import Outbox
 from edge_runtime.fleet.service import render_unit
 
@@ -130,3 +134,32 @@ def test_device_requirements_are_the_project_pins() -> None:
     # An extra of the runtime (tflm) comes with its pin and marker, without the extra clause.
     tflm = [r for r in device_requirements("tflm") if r.startswith("tflite-micro==")]
     assert len(tflm) == 1 and "extra" not in tflm[0] and "platform_machine" in tflm[0]
+
+
+def test_deployed_agent_config_read_through_current_keeps_state_under_the_root(
+    tmp_path: Path,
+) -> None:
+    """deploy's agent.toml is read as ROOT/current/agent.toml and says state_dir "../../state":
+    the agent's state (and the modules it downloads) must land in ROOT/state, also for code that
+    normalises paths lexically (tempfile). Found on the emulated Pi, where the lexical reading
+    (a directory beside ROOT) is not writable."""
+    root = tmp_path / "install" / "root"
+    release = root / "releases" / "r1"
+    release.mkdir(parents=True)
+    (root / "current").symlink_to(Path("releases") / "r1")
+    (release / "agent.toml").write_text(
+        agent_config(("127.0.0.1", 8883), "r1", load_target("rpi4"), "litert")
+    )
+    cfg = AgentConfig.load(root / "current" / "agent.toml")
+    assert cfg.state_dir.resolve() == (root / "state").resolve()
+    module = tmp_path / "m.wasm"
+    module.write_bytes(b"\0asm\1\0\0\0")
+    spec = ModuleSpec(
+        "m", "wasm", "main", module.as_uri(), hashlib.sha256(module.read_bytes()).hexdigest()
+    )
+    got = fetch_module(spec, cfg.state_dir / "modules", 5.0)
+    assert got.read_bytes() == module.read_bytes()
+    assert got.resolve().parent == (root / "state" / "modules").resolve()
+    assert not (tmp_path / "install" / "state").exists()
+    # The other paths too: the files of the release the agent was started from.
+    assert cfg.endpoint.cafile == release.resolve() / "tls" / "ca.crt"

@@ -64,7 +64,10 @@ class AgentConfig:
             raise EdgeRuntimeError(f"agent config {path}: {e.strerror}") from e
         except tomllib.TOMLDecodeError as e:
             raise EdgeRuntimeError(f"agent config {path}: not TOML: {e}") from e
-        base = path.parent
+        # Relative to where the file really is: deploy's config is read through the `current`
+        # symlink and says "../../state", which a lexical normalisation (tempfile's abspath)
+        # would otherwise turn into a directory outside the install root.
+        base = path.resolve().parent
 
         def rel(p: str) -> Path:
             q = Path(p)
