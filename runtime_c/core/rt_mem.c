@@ -16,16 +16,27 @@ typedef union {
 static size_t g_in_use;
 static size_t g_high_water;
 
-void *rt_malloc(size_t size) {
+static void *accounted_malloc(size_t size, size_t max) {
     if (size > (size_t)RT_HEAP_BUDGET_BYTES || g_in_use + size > (size_t)RT_HEAP_BUDGET_BYTES) {
         return NULL;
     }
-    rt_block_hdr_t *h = (rt_block_hdr_t *)rt_os_malloc(sizeof(rt_block_hdr_t) + size);
+    rt_block_hdr_t *h =
+        (rt_block_hdr_t *)(max > size ? rt_os_malloc_growable(sizeof(rt_block_hdr_t) + size,
+                                                              sizeof(rt_block_hdr_t) + max)
+                                      : rt_os_malloc(sizeof(rt_block_hdr_t) + size));
     if (h == NULL) return NULL;
     h->size = size;
     g_in_use += size;
     if (g_in_use > g_high_water) g_high_water = g_in_use;
     return h + 1;
+}
+
+void *rt_malloc(size_t size) {
+    return accounted_malloc(size, 0);
+}
+
+void *rt_malloc_growable(size_t size, size_t max) {
+    return max > (size_t)-1 - sizeof(rt_block_hdr_t) ? NULL : accounted_malloc(size, max);
 }
 
 void *rt_calloc(size_t n, size_t size) {
@@ -51,11 +62,15 @@ void *rt_realloc(void *ptr, size_t size) {
         h->size = size;
         return ptr;
     }
-    void *n = rt_malloc(size);
+    if (size - old > (size_t)RT_HEAP_BUDGET_BYTES - g_in_use) return NULL;
+    /* The platform grows the block in place where its heap can (rt_os_realloc), so a growing
+     * block (a linear memory on memory.grow) does not need old + new size at once. */
+    rt_block_hdr_t *n = (rt_block_hdr_t *)rt_os_realloc(h, sizeof(rt_block_hdr_t) + size);
     if (n == NULL) return NULL; /* the old block stays valid */
-    memcpy(n, ptr, old < size ? old : size);
-    rt_free(ptr);
-    return n;
+    n->size = size;
+    g_in_use += size - old;
+    if (g_in_use > g_high_water) g_high_water = g_in_use;
+    return n + 1;
 }
 
 size_t rt_mem_block_size(const void *ptr) {

@@ -113,6 +113,9 @@ void rt_set_model_table(const rt_builtin_model_t *models, uint32_t count);
 void *rt_malloc(size_t size);
 void *rt_calloc(size_t n, size_t size);
 void *rt_realloc(void *ptr, size_t size);
+/* rt_malloc for a block that will likely grow up to max bytes by rt_realloc (a linear memory):
+ * the platform may leave that room beside it (rt_os_malloc_growable); accounted as size. */
+void *rt_malloc_growable(size_t size, size_t max);
 void rt_free(void *ptr);
 /* Usable size of a block from rt_malloc & co (what was asked for). */
 size_t rt_mem_block_size(const void *ptr);

@@ -17,6 +17,12 @@ extern "C" {
 
 /* ---- memory (the core adds accounting on top: see rt_mem_* in rt.h) ---- */
 void *rt_os_malloc(size_t size);
+/* A block that will likely be resized up to max bytes (a linear memory): a platform may place it
+ * where the room up to max stays free; otherwise exactly rt_os_malloc. */
+void *rt_os_malloc_growable(size_t size, size_t max);
+/* realloc's contract (the first min(old, size) bytes kept; NULL on failure, ptr still valid), in
+ * place where the platform's heap can: a growing block then never needs old + new size at once. */
+void *rt_os_realloc(void *ptr, size_t size);
 void rt_os_free(void *ptr);
 
 /* ---- time ---- */

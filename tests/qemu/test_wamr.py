@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from build_tools.conformance.cases import Case, load_cases
+from build_tools.conformance.runner import Runner
 from build_tools.conformance.suite import run_suite, target_guests
 from build_tools.devices.base import open_device
 from build_tools.firmware.cmake import CMakeBuilder
@@ -46,6 +48,44 @@ def test_conformance_suite_on_qemu_wamr(wamr_fw, wamr_target: Target) -> None:  
     for c in result.cases:  # only what exceeds the instance budget may be skipped
         if c.status == "skipped":
             assert re.match(r"does not fit: needs \d+ KiB, budget \d+ KiB", c.detail), c
+
+
+GROW_CASE = "limits.memory_grow_zero_with_two_instances"
+
+
+def _run_in_order(fw, target: Target, cases: list[Case]) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """The cases in this order in one firmware session: (id, status, detail) of each."""
+    with open_device(target, {"firmware": fw.binary}) as dut:
+        result = Runner(dut, target_guests(target)).run(cases)
+    return [(c.id, c.status, c.detail) for c in result.cases]
+
+
+def test_memory_grow_after_other_modules_on_qemu_wamr(wamr_fw, wamr_target: Target) -> None:  # type: ignore[no-untyped-def]
+    """Four guest modules uploaded (and the unused ones evicted) before two instances' 128 KiB
+    memory.grow: it used to return -1 here, the heap too fragmented for old + new block."""
+    by_id = {c.id: c for c in load_cases()}
+    order = [
+        "engine.add",  # hello
+        "infer.vww_96_int8.seed1",  # classify
+        "nn.inference_raw_path",  # nn_probe
+        "image.create.read_back",  # image_probe
+        GROW_CASE,
+    ]
+    outcomes = _run_in_order(wamr_fw, wamr_target, [by_id[i] for i in order])
+    assert [(i, s) for i, s, _ in outcomes] == [(i, "passed") for i in order], outcomes
+
+
+def test_conformance_suite_reversed_on_qemu_wamr(wamr_fw, wamr_target: Target) -> None:  # type: ignore[no-untyped-def]
+    """The suite does not depend on its order: every case file's cases in reverse, the grow
+    case last, after every other guest module was uploaded and evicted."""
+    cases = [c for c in reversed(load_cases()) if c.id != GROW_CASE]
+    cases += [c for c in load_cases() if c.id == GROW_CASE]
+    outcomes = _run_in_order(wamr_fw, wamr_target, cases)
+    assert len(outcomes) == len(cases)
+    assert not [o for o in outcomes if o[1] == "failed"]
+    for case_id, status, detail in outcomes:  # as in the suite's own order
+        if status == "skipped":
+            assert re.match(r"does not fit: needs \d+ KiB, budget \d+ KiB", detail), case_id
 
 
 def test_unseen_module_and_bad_uploads_on_qemu_wamr(  # type: ignore[no-untyped-def]

@@ -47,6 +47,14 @@ void *rt_os_malloc(size_t size) {
     return malloc(size);
 }
 
+void *rt_os_malloc_growable(size_t size, size_t max) {
+    (void)max;
+    return rt_os_malloc(size);
+}
+void *rt_os_realloc(void *ptr, size_t size) {
+    return realloc(ptr, size);
+}
+
 void rt_os_free(void *ptr) {
     free(ptr);
 }

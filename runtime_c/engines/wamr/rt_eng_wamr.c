@@ -72,6 +72,10 @@ static struct rt_eng_module g_mods[RT_WAMR_MAX_MODULES];
 static uint32_t g_tick;
 static bool g_ready;
 
+/* The linear memory cap of the instance being created (WAMR allocates its memory inside
+ * wasm_runtime_instantiate_ex2): the room wamr_malloc asks for beside it. */
+static uint32_t g_memory_cap;
+
 /* The call the deadline applies to. */
 static wasm_exec_env_t volatile g_call_env;
 static rt_eng_instance_t *volatile g_call_inst;
@@ -83,8 +87,15 @@ static rt_eng_instance_t *volatile g_call_inst;
  * A module being instantiated counts as used (rt_eng_instantiate), so it is never among them. */
 static void *wamr_malloc(mem_alloc_usage_t usage, unsigned int size) {
     for (;;) {
-        /* linear memory must start zeroed (mmap would give zeroed pages) */
-        void *p = usage == Alloc_For_LinearMemory ? rt_calloc(1, size) : rt_malloc(size);
+        void *p;
+        if (usage == Alloc_For_LinearMemory) {
+            /* Placed with room to grow to the instance's cap in place (memory.grow is a
+             * realloc); zeroed as mmap'd pages would be. */
+            p = rt_malloc_growable(size, g_memory_cap);
+            if (p != NULL) memset(p, 0, size);
+        } else {
+            p = rt_malloc(size);
+        }
         if (p != NULL || !rt_eng_module_evict()) return p;
     }
 }
@@ -316,7 +327,9 @@ rt_status_t rt_eng_instantiate(const rt_eng_module_t *cm, struct rt_instance *ow
     wasm_runtime_instantiation_args_set_host_managed_heap_size(args, RT_WAMR_HEAP_BYTES);
     wasm_runtime_instantiation_args_set_max_memory_pages(args, cap_pages);
     char err[128] = "";
+    g_memory_cap = max_memory_bytes;
     e->inst = wasm_runtime_instantiate_ex2(m->module, args, err, sizeof err);
+    g_memory_cap = 0;
     wasm_runtime_instantiation_args_destroy(args);
     if (e->inst == NULL) return instantiate_failed(e, m->name, err, msg, cap);
     wasm_runtime_set_custom_data(e->inst, owner);

@@ -166,6 +166,25 @@ void *rt_os_malloc(size_t size) {
     return b + 1;
 }
 
+void *rt_os_malloc_growable(size_t size, size_t max) {
+    (void)max; /* heap_caps_realloc grows in place where the TLSF heap can */
+    return rt_os_malloc(size);
+}
+
+void *rt_os_realloc(void *ptr, size_t size) {
+    if (ptr == NULL) return rt_os_malloc(size);
+    if (size > (size_t)-1 - sizeof(esp_block_t)) return NULL;
+    esp_block_t *b = (esp_block_t *)ptr - 1;
+    size_t old = b->size;
+    /* In place where the block's heap allows it (multi_heap), else moved within the same caps. */
+    esp_block_t *n = heap_caps_realloc(b, sizeof(esp_block_t) + size, MALLOC_CAP_8BIT);
+    if (n == NULL) return NULL;
+    n->size = size;
+    g.heap_in_use = (uint32_t)(g.heap_in_use - old + size);
+    if (g.heap_in_use > g.heap_peak) g.heap_peak = g.heap_in_use;
+    return n + 1;
+}
+
 void rt_os_free(void *ptr) {
     if (ptr == NULL) return;
     esp_block_t *b = (esp_block_t *)ptr - 1;

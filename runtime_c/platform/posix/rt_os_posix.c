@@ -19,6 +19,13 @@
 void *rt_os_malloc(size_t size) {
     return malloc(size ? size : 1u);
 }
+void *rt_os_malloc_growable(size_t size, size_t max) {
+    (void)max;
+    return rt_os_malloc(size);
+}
+void *rt_os_realloc(void *ptr, size_t size) {
+    return realloc(ptr, size ? size : 1u);
+}
 void rt_os_free(void *ptr) {
     free(ptr);
 }

@@ -4,8 +4,8 @@
 if(NOT EXISTS "${RT_LINKER_SCRIPT}")
   message(FATAL_ERROR "qemu-rv32: RT_LINKER_SCRIPT must name the rendered linker script")
 endif()
-set(_qrv_base ${CMAKE_CURRENT_LIST_DIR}/platform.c ${CMAKE_CURRENT_LIST_DIR}/trap.S
-  ${CMAKE_CURRENT_LIST_DIR}/task.S)
+set(_qrv_base ${CMAKE_CURRENT_LIST_DIR}/platform.c ${CMAKE_CURRENT_LIST_DIR}/qrv_heap.c
+              ${CMAKE_CURRENT_LIST_DIR}/trap.S ${CMAKE_CURRENT_LIST_DIR}/task.S)
 set(RT_PLATFORM_SOURCES ${_qrv_base} ${CMAKE_CURRENT_LIST_DIR}/main.c)
 # The protocol-only test firmware (dispatcher + the protocol's fake core, no runtime core).
 set(RT_PLATFORM_PROTOFW_SOURCES ${_qrv_base} ${CMAKE_CURRENT_LIST_DIR}/protofw_main.c)

@@ -5,12 +5,13 @@
  *   device protocol, so rt_os_log goes to a RAM ring (qrv_log_read) instead.
  * - Time: CLINT mtime (10 MHz). Deadline: CLINT mtimecmp + machine timer interrupt; the trap
  *   handler resumes at a trampoline that calls the deadline function in thread context.
- * - Memory: picolibc malloc over the heap the linker script leaves between .bss and the stack,
- *   with a size header per block for in-use and peak accounting.
+ * - Memory: qrv_heap (qrv_heap.h) over the heap the linker script leaves between .bss and the
+ *   stack; in-use and peak count its blocks, headers included.
  * - Exit: sifive_test device, (code << 16) | 0x3333, or 0x5555 for 0.
  */
 #include "qrv.h"
 #include "qrv_config.h"
+#include "qrv_heap.h"
 #include "rt_platform.h"
 
 #include <stdbool.h>
@@ -179,28 +180,85 @@ int rt_os_write(const uint8_t *data, size_t len) {
     return 0;
 }
 
-/* ---- memory: picolibc malloc with a header for accounting ---- */
+/* ---- memory: qrv_heap over the linker script's heap region, with accounting ---- */
 
-typedef union {
-    size_t size;
-    uint64_t align; /* keeps the 8-byte alignment malloc gives */
-} qrv_block_t;
+static void heap_init(void) {
+    qrv_heap_init(__heap_start, (size_t)((uintptr_t)__heap_end - (uintptr_t)__heap_start));
+}
+
+static void heap_account(size_t before, size_t after) {
+    qrv.heap_in_use = (uint32_t)(qrv.heap_in_use - before + after);
+    if (qrv.heap_in_use > qrv.heap_peak) qrv.heap_peak = qrv.heap_in_use;
+}
 
 void *rt_os_malloc(size_t size) {
-    if (size > (size_t)-1 - sizeof(qrv_block_t)) return NULL;
-    qrv_block_t *b = malloc(sizeof(qrv_block_t) + size);
-    if (b == NULL) return NULL;
-    b->size = size;
-    qrv.heap_in_use += (uint32_t)(size + sizeof(qrv_block_t));
-    if (qrv.heap_in_use > qrv.heap_peak) qrv.heap_peak = qrv.heap_in_use;
-    return b + 1;
+    void *p = qrv_heap_alloc(size);
+    if (p != NULL) heap_account(0, qrv_heap_block_bytes(p));
+    return p;
+}
+
+void *rt_os_malloc_growable(size_t size, size_t max) {
+    void *p = qrv_heap_alloc_growable(size, max);
+    if (p != NULL) heap_account(0, qrv_heap_block_bytes(p));
+    return p;
+}
+
+void *rt_os_realloc(void *ptr, size_t size) {
+    if (ptr == NULL) return rt_os_malloc(size);
+    size_t before = qrv_heap_block_bytes(ptr);
+    void *p = qrv_heap_resize(ptr, size);
+    if (p != NULL) {
+        heap_account(before, qrv_heap_block_bytes(p));
+        return p;
+    }
+    p = rt_os_malloc(size); /* no room beside it: old and new block live at once */
+    if (p == NULL) return NULL;
+    size_t keep = before - QRV_HEAP_HEADER;
+    memcpy(p, ptr, keep < size ? keep : size);
+    rt_os_free(ptr);
+    return p;
 }
 
 void rt_os_free(void *ptr) {
     if (ptr == NULL) return;
-    qrv_block_t *b = (qrv_block_t *)ptr - 1;
-    qrv.heap_in_use -= (uint32_t)(b->size + sizeof(qrv_block_t));
-    free(b);
+    heap_account(qrv_heap_block_bytes(ptr), 0);
+    qrv_heap_free(ptr);
+}
+
+/* The C library's allocation functions over the same heap, unaccounted (the protocol
+ * firmware's fake core uses them; the runtime allocates through rt_os_malloc), so that picolibc's
+ * own malloc is never linked. Its sbrk is refused too: nothing else may take the region. */
+void *malloc(size_t size) {
+    return qrv_heap_alloc(size);
+}
+
+void free(void *ptr) {
+    qrv_heap_free(ptr);
+}
+
+void *calloc(size_t n, size_t size) {
+    if (size != 0 && n > (size_t)-1 / size) return NULL;
+    void *p = qrv_heap_alloc(n * size);
+    if (p != NULL) memset(p, 0, n * size);
+    return p;
+}
+
+void *realloc(void *ptr, size_t size) {
+    if (ptr == NULL) return qrv_heap_alloc(size);
+    void *p = qrv_heap_resize(ptr, size);
+    if (p != NULL) return p;
+    p = qrv_heap_alloc(size);
+    if (p == NULL) return NULL;
+    size_t keep = qrv_heap_block_bytes(ptr) - QRV_HEAP_HEADER;
+    memcpy(p, ptr, keep < size ? keep : size);
+    qrv_heap_free(ptr);
+    return p;
+}
+
+void *sbrk(ptrdiff_t incr);
+void *sbrk(ptrdiff_t incr) {
+    (void)incr;
+    return (void *)-1;
 }
 
 uint32_t qrv_heap_in_use(void) {
@@ -266,7 +324,6 @@ uint8_t rt_os_counter_unit(void) {
 }
 
 uint32_t qrv_ram_high_water(void) {
-    /* picolibc's malloc keeps its own small headers; the peak here counts what we asked for. */
     return qrv_static_ram() + qrv.heap_peak + qrv_stack_high_water();
 }
 
@@ -447,6 +504,7 @@ void qrv_init(void) {
     CSR_WRITE(mtvec, (uintptr_t)qrv_trap_entry);
     mtimecmp_set(UINT64_MAX);
     stack_paint();
+    heap_init();
 }
 
 /* ---- cooperative tasks (rt_platform.h): task.S switches ra, sp and s0-s11 ---- */

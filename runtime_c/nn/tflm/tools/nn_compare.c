@@ -26,6 +26,13 @@
 void *rt_os_malloc(size_t size) {
     return malloc(size);
 }
+void *rt_os_malloc_growable(size_t size, size_t max) {
+    (void)max;
+    return rt_os_malloc(size);
+}
+void *rt_os_realloc(void *p, size_t size) {
+    return realloc(p, size);
+}
 void rt_os_free(void *p) {
     free(p);
 }
