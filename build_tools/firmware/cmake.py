@@ -6,7 +6,10 @@ target's platform folder, never from names: a `toolchain.cmake` there makes it a
 `<platform>.ld.j2` in build_tools/render/templates is rendered from the target's memory budgets
 (an overflow fails the link with "firmware does not fit"). Each configuration (engine, backend,
 sanitizer) gets its own build directory `build/<target>/runtime-<engine>-<backend>[-asan]/`, so
-switching between them never rebuilds the others.
+switching between them never rebuilds the others. A backend with upstream code (TFLM, ESP-NN)
+has it built apart, once per target, backend and sanitizer setting, in
+`build/<target>/nn-<backend>[-asan]/` (runtime_c/cmake/nn_upstream): it does not depend on the
+engine, so every engine configuration links that one library instead of compiling it again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import runtime_c, third_party
-from ..buildlock import locked_build
+from ..buildlock import atomic_write, locked_build
 from ..errors import ToolchainError
 from ..guests import BuildResult, build_guests, method_target_dir, target_dir
 from ..paths import build_root
@@ -105,6 +108,67 @@ def render_linker_script(target: Target, output: Path) -> Path | None:
         stack_bytes=STACK_BYTES,
     )
     return output
+
+
+def nn_upstream_dir(target: Target, sanitize: bool = False) -> Path:
+    """Where the backend's upstream code is built apart (shared by the engine configurations)."""
+    return target_dir(target) / (f"nn-{target.runtime.nn_backend}" + ("-asan" if sanitize else ""))
+
+
+def backend_upstream_trees(target: Target) -> dict[str, str]:
+    """`upstream_trees` of the backend alone: what its upstream library is compiled from."""
+    from ..doctor import BACKEND_SOURCES
+
+    names = BACKEND_SOURCES.get(target.runtime.nn_backend, ())
+    return {k: v for k, v in upstream_trees(target).items() if v in names}
+
+
+def nn_upstream_defines(target: Target, gen_dir: Path, sanitize: bool) -> dict[str, str]:
+    """The -D definitions of the backend's upstream library (pure): nothing of the engine."""
+    defines = {
+        "RT_NN": target.runtime.nn_backend,
+        "RT_GEN_DIR": str(gen_dir),
+        "RT_SANITIZE": "ON" if sanitize else "OFF",
+        "CMAKE_BUILD_TYPE": "Release",
+        **{
+            var: str(third_party.unpack_dir(third_party.dependency(name)))
+            for var, name in backend_upstream_trees(target).items()
+        },
+    }
+    toolchain = toolchain_file(target)
+    if toolchain is not None:
+        defines["CMAKE_TOOLCHAIN_FILE"] = str(toolchain)
+    return defines
+
+
+def build_nn_upstream(
+    target: Target, gen: runtime_c.GeneratedSources, sanitize: bool
+) -> Path | None:
+    """The backend's upstream code as a static library, built once for all engines (None for a
+    backend without upstream code). The backend's generated list (rt_<backend>.cmake: e.g. the
+    TFLM kernels the target's models need) is copied beside it, so that every engine
+    configuration configures it with the same definitions."""
+    if not backend_upstream_trees(target):
+        return None
+    root = nn_upstream_dir(target, sanitize)
+    backend = target.runtime.nn_backend
+    listed = gen.directory / f"rt_{backend}.cmake"
+    gen_dir = root / "gen"
+    gen_dir.mkdir(parents=True, exist_ok=True)
+    if listed.is_file():
+        data = listed.read_bytes()
+        copy = gen_dir / listed.name
+        if not copy.is_file() or copy.read_bytes() != data:
+            atomic_write(copy, data)
+    build_dir = root / "cmake"
+    source = runtime_c.runtime_dir() / "cmake" / "nn_upstream"
+    cmake.build(source, build_dir, nn_upstream_defines(target, gen_dir, sanitize))
+    library = build_dir / "librt_nn_ext.a"
+    if not library.is_file():
+        raise ToolchainError(
+            f"the upstream build of backend {backend} finished but {library} is missing"
+        )
+    return library
 
 
 def upstream_trees(target: Target) -> dict[str, str]:
@@ -256,7 +320,11 @@ class CMakeBuilder(FirmwareBuilder):
             log.warning("%s: model %s not built in: %s", target.name, name, reason)
         script = render_linker_script(target, root / "linker.ld")
         build_dir = root / "cmake"
-        _cmake_build(target, build_dir, cmake_defines(target, gen, sanitize, script))
+        defines = cmake_defines(target, gen, sanitize, script)
+        nn_library = build_nn_upstream(target, gen, sanitize)
+        if nn_library is not None:
+            defines["RT_NN_EXTERNAL_LIB"] = str(nn_library)
+        _cmake_build(target, build_dir, defines)
         binary = self.output_path(target, sanitize)
         if not binary.exists():
             raise ToolchainError(f"the runtime build finished but {binary} is missing")
@@ -269,7 +337,8 @@ class CMakeBuilder(FirmwareBuilder):
             guests=guests,
             sanitize=sanitize,
             map_file=map_file if map_file.exists() else None,
-            objects=object_components(build_dir),
+            objects=object_components(build_dir)
+            | ({nn_library.name: LIBRARY_COMPONENTS["rt_nn_ext"]} if nn_library else {}),
         )
 
     def describe(self, image: RuntimeImage) -> str:

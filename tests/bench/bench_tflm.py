@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from build_tools.firmware import RuntimeImage
-from build_tools.firmware.cmake import cmake_defines
+from build_tools.firmware.cmake import nn_upstream_defines, nn_upstream_dir
 from build_tools.runtime_c import runtime_dir
 from build_tools.toolchains import cmake
 from tests.runtime_c import tflm_tools
@@ -81,10 +81,11 @@ def library_objects(build_dir: Path, library: str) -> list[Path]:
 
 def compile_time(runtime: RuntimeImage) -> float:
     """Seconds to compile the backend's upstream objects (TFLM + ESP-NN) in a fresh build
-    directory configured like the runtime's (2 jobs)."""
+    directory configured like the shared upstream library's (2 jobs)."""
     with tempfile.TemporaryDirectory(prefix="tflm-compile-") as tmp:
-        defines = cmake_defines(runtime.target, runtime.sources, False, None)
-        source = runtime_dir()
+        gen = nn_upstream_dir(runtime.target) / "gen"
+        defines = nn_upstream_defines(runtime.target, gen, False)
+        source = runtime_dir() / "cmake" / "nn_upstream"
         subprocess.run(cmake.configure_argv(source, tmp, defines), check=True, capture_output=True)
         t0 = time.monotonic()
         subprocess.run(cmake.build_argv(tmp, "rt_nn_ext"), check=True, capture_output=True)
@@ -106,7 +107,9 @@ def main(argv: list[str]) -> int:
             for name in tflm_tools.MODELS
         ]
     sizes = {
-        "tflm_upstream_text": text_size(library_objects(runtime.build_dir, "rt_nn_ext")),
+        "tflm_upstream_text": text_size(
+            library_objects(nn_upstream_dir(runtime.target) / "cmake", "rt_nn_ext")
+        ),
         "tflm_glue_and_verifier_text": text_size(library_objects(runtime.build_dir, "rt_nn")),
     }
     result: dict[str, Any] = {"models": rows, "sizes": sizes}

@@ -125,6 +125,23 @@ def test_cmake_defines_are_pure() -> None:
     )
     assert fw_cmake.cmake_defines(classic, gen, False, None)["RT_WAMR_INTERP"] == "classic"
     assert fw_cmake.variant_dir(classic) != fw_cmake.variant_dir(wamr)
+    tflm = with_runtime(posix, nn_backend="tflm")
+    up = fw_cmake.nn_upstream_defines(tflm, Path("/u/gen"), False)
+    assert up == fw_cmake.nn_upstream_defines(
+        with_runtime(tflm, engine="wamr"), Path("/u/gen"), False
+    )  # nothing of the engine: one library serves both engine configurations
+    assert up == {
+        "RT_NN": "tflm",
+        "RT_GEN_DIR": "/u/gen",
+        "RT_SANITIZE": "OFF",
+        "CMAKE_BUILD_TYPE": "Release",
+        "ESP_TFLITE_MICRO_ROOT": str(build_root() / "third_party" / "esp-tflite-micro"),
+        "ESP_NN_ROOT": str(build_root() / "third_party" / "esp-nn"),
+    }
+    assert fw_cmake.nn_upstream_dir(tflm) == fw_cmake.nn_upstream_dir(
+        with_runtime(tflm, engine="wamr")
+    )
+    assert fw_cmake.nn_upstream_dir(tflm, True) != fw_cmake.nn_upstream_dir(tflm)
     assert cmake.script_argv("s.cmake", {"B": "2", "A": True}) == [
         "cmake",
         "-DA=ON",

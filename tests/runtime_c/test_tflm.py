@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from build_tools import tflm_ops
 from build_tools.conformance import suite
 from build_tools.firmware import RuntimeImage
+from build_tools.firmware import cmake as fw_cmake
 from build_tools.firmware.cmake import CMakeBuilder
 from build_tools.targets import with_runtime
 from tests.conftest import shared_file
@@ -50,13 +52,37 @@ def test_conformance_posix_wasm2c_tflm(tflm_runtime: RuntimeImage) -> None:
     assert result.count("passed") > 0
 
 
-def test_conformance_posix_wamr_tflm() -> None:
+@pytest.fixture(scope="module")
+def wamr_tflm_runtime() -> Iterator[RuntimeImage]:
+    require_tools()
+    yield CMakeBuilder().build(with_runtime(tflm_tools.tflm_target(), engine="wamr"))
+
+
+def test_upstream_code_built_once_for_both_engines(
+    tflm_runtime: RuntimeImage, wamr_tflm_runtime: RuntimeImage
+) -> None:
+    """TFLM and ESP-NN do not depend on the engine: both engine configurations link the one
+    library of build/<target>/nn-tflm/ and compile none of it themselves."""
+    library = fw_cmake.nn_upstream_dir(tflm_runtime.target) / "cmake" / "librt_nn_ext.a"
+    members = subprocess.run(["ar", "t", str(library)], capture_output=True, text=True, check=True)
+    assert "micro_interpreter.cc.o" in members.stdout.split()
+    assert "esp_nn_conv_ansi.c.o" in members.stdout.split()
+    for image in (tflm_runtime, wamr_tflm_runtime):
+        cache = (image.build_dir / "CMakeCache.txt").read_text()
+        assert f"RT_NN_EXTERNAL_LIB:FILEPATH={library}" in cache
+        assert image.map_file is not None
+        linked = image.map_file.read_text()  # what the linker took, and from where
+        assert f"{library}(micro_interpreter.cc.o)" in linked
+        assert "rt_nn_ext.dir" not in linked, image.build_dir  # no TFLM compiled in the build
+        assert "rt_nn.dir/" in linked  # the glue is the configuration's own
+
+
+def test_conformance_posix_wamr_tflm(wamr_tflm_runtime: RuntimeImage) -> None:
     """The last combination of the matrix: modules loaded at run time by WAMR, inference on
     TFLM (posix x {wasm2c, wamr} x {builtin, tflm} and qemu-rv32 x {wasm2c, wamr} x builtin all
     run the whole suite in CI; TFLM has no C++ library for bare-metal rv32 in Debian)."""
-    require_tools()
     target = with_runtime(tflm_tools.tflm_target(), engine="wamr")
-    image = CMakeBuilder().build(target)
+    image = wamr_tflm_runtime
     result = suite.run_suite(target, options={"binary": image.binary})
     assert (result.engine, result.backend) == ("wamr", "tflm")
     failed = [f"{c.id}: {c.detail}" for c in result.cases if c.status == "failed"]
