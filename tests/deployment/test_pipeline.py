@@ -417,20 +417,6 @@ def test_memory_limit_per_instance(evp_modules: dict[str, Path], run_pipeline: R
     assert p.stats()["dst"]["dropped"] == 1
 
 
-def test_run_command_deployment_on_a_c_runtime_target_is_refused(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    from build_tools.cli import run as cli_run
-
-    path = MANIFESTS / "good" / "evp2_public_example.json"
-    assert cli_run(["run", "qemu-rv32", "--deployment", str(path)]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err[0] == (
-        "error: target qemu-rv32: deployments run on the Python host only for now "
-        "(this target's runtime is c)"
-    )
-
-
 def test_build_evp_lists_manifest_fields(
     evp_modules: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
