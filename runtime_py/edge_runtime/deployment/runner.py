@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, Protocol, TextIO
 
 
@@ -27,12 +28,18 @@ class PipelineEvent:
 EventSink = Callable[[PipelineEvent], None]
 
 
+class SendOutcome(IntEnum):
+    QUEUED = 0  # queued for every subscriber (possibly none)
+    UNKNOWN_ALIAS = 1  # not in this instance's publish map: OK, sent-callback with ERROR
+    DENIED = 2  # a subscriber's queue stayed full for the send timeout: EVP_DENIED
+
+
 class DeploymentRun(Protocol):
     """One deployment on one executor: `start()`, `inject()`, `wait()`, `status()`, `stop()`."""
 
     def start(self) -> None: ...
 
-    def inject(self, topic: str, payload: bytes) -> object: ...
+    def inject(self, topic: str, payload: bytes) -> SendOutcome: ...
 
     def wait(self, seconds: float | None = None, messages: int | None = None) -> bool: ...
 
