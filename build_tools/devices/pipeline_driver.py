@@ -48,6 +48,7 @@ POLL_S = 0.02  # between two polls of the device's outbox and status
 LOGS_EVERY_S = 0.5  # how often the instances' output is drained while running
 STOP_GRACE_MS = 2000  # docs/pipeline.md section 2
 MAX_TELEMETRY_KEPT = 10000
+GAVE_UP = "(gave up after "  # ends the failure message of an instance that stays in error
 
 # Device instance status -> the executor state words of host/pipeline.py (Pipeline.stats).
 _STATE = {
@@ -128,9 +129,9 @@ class DevicePipeline:
         if not info.can_run_pipelines:
             self._reconcile = "error"
             raise NotSupported(
-                f"target {self.target}: this {info.runtime_name} {info.runtime_version} "
-                f"({info.engine}) does not run deployments (no PIPELINES capability)",
-                hint="rebuild the runtime from this checkout",
+                f"target {self.target}: its {info.engine} runtime does not run deployments "
+                "(the device does not announce the PIPELINES capability)",
+                hint="the wamr engine runs them: --engine wamr",
             )
         shas: dict[str, str] = {}
         used = {s.module_id for s in self.deployment.instances.values()}
@@ -290,8 +291,9 @@ class DevicePipeline:
         if info is None:
             return "starting"
         state = _STATE[info.status]
-        limit = self.deployment.instances[name].limits.max_restarts
-        if state == "error" and info.restarts < limit:
+        # PIPE_STATUS says `error` also while a restart is pending; only the failure message
+        # of an instance that stays in error says so (as the host's does).
+        if state == "error" and GAVE_UP not in info.failure_message:
             return "restarting"
         return state
 
@@ -330,6 +332,13 @@ class DevicePipeline:
         if self._thread is not None:
             self._thread.join()
         if not self._bound or self._link_error is not None:
+            return
+        if not self._started:  # bound, never started: the device drops what it holds
+            try:
+                with self.lock:
+                    self.client.pipe_stop(grace_ms)
+            except DeviceError as e:
+                log.debug("%s: stop after a failed start: %s", self.target, e)
             return
         longest = max(
             (s.limits.handler_timeout_ms or self.dut.target.limits.call_timeout_ms)
