@@ -1,5 +1,5 @@
-"""Deployments on a C-runtime device, what only a device has: modules that must be uploaded or
-built into the firmware. (The shared semantics run on every runtime in test_pipeline.py.)"""
+"""Deployments on a C-runtime device, what only a device has: an engine that runs none, a device
+that holds one deployment. (The shared semantics run on every runtime in test_pipeline.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from build_tools.cli import run as cli_run
-from tests.deployment.conftest import manifest
+from build_tools.deployment import DeploymentError
+from build_tools.devices.base import open_device
+from tests.deployment.conftest import RUNTIMES, deployment_of, device_options, manifest
 
 
 def test_engine_without_deployments_is_one_line(
@@ -28,3 +30,38 @@ def test_engine_without_deployments_is_one_line(
         "announce the PIPELINES capability)",
         "hint: the wamr engine runs them: --engine wamr",
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="C runtime: PIPE_STOP is a no-op while BINDING, so instances bound before a failed "
+    "start stay bound and the next deployment's PIPE_BIND is refused ('already bound'); "
+    "the gateway then cannot restore the previous deployment either",
+)
+def test_a_failed_start_leaves_the_device_ready_for_the_next_deployment(
+    evp_modules: dict[str, Path],
+) -> None:
+    target = RUNTIMES["posix"]
+    good = manifest(
+        evp_modules,
+        {"src": ("evp_source", {"out": "t"}, {}), "dst": ("evp_sink", {}, {"in": "t"})},
+        {"src": {"config": {"count": 2}}},
+    )
+    # The second instance's topic does not fit the protocol (1-64 bytes): refused after the
+    # first instance was bound.
+    bad = manifest(
+        evp_modules,
+        {"src": ("evp_source", {"out": "t"}, {}), "dst": ("evp_sink", {}, {"in": "x" * 65})},
+    )
+    with open_device(target, device_options("posix")) as dut:
+        first = dut.deployment(deployment_of(bad), lambda _e: None)
+        with pytest.raises(DeploymentError) as e:
+            first.start()
+        assert str(e.value) == f"instance dst: topic {'x' * 65!r} is not 1-64 bytes without NUL"
+        first.stop()
+        second = dut.deployment(deployment_of(good), lambda _e: None)
+        second.start()
+        try:
+            assert second.wait(seconds=20, messages=2)
+        finally:
+            second.stop()
