@@ -140,7 +140,7 @@ class DevicePipeline:
             try:
                 wasm = fetch_module(self.deployment.modules[mid], self.deployment.base_dir)
                 with self.lock:
-                    shas[mid] = self.dut.ensure_module(mid, wasm)
+                    shas[mid] = self.dut.ensure_module(mid, wasm, "guests.evp_modules")
             except (DeploymentError, DeviceError) as e:
                 self._modules[mid] = {"status": "error", "failureMessage": str(e)}
                 self._reconcile = "error"

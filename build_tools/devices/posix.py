@@ -218,10 +218,13 @@ class PosixDut(Dut):
         if name not in self._models:
             self._models.append(name)
 
-    def ensure_module(self, module_name: str, wasm: bytes) -> str:
+    def ensure_module(
+        self, module_name: str, wasm: bytes, listed_in: str = "guests.modules"
+    ) -> str:
         """Makes the module available on the device: uploaded, or found built into the
         firmware (same sha256). Returns its sha256 hex; raises NotSupported naming the module
-        and its sha256 when the device holds it not and cannot load code."""
+        and its sha256 when the device holds it not and cannot load code (`listed_in`: the
+        target file's list that compiles such modules in)."""
         module_name = device_name(module_name)
         sha = hashlib.sha256(wasm).hexdigest()
         hello = self._hello
@@ -239,7 +242,7 @@ class PosixDut(Dut):
                 f"into this {hello.engine if hello else 'wasm2c'} runtime, which cannot load "
                 "code at run time",
                 hint=f"run it with --engine wamr (loads modules at run time), or add it to "
-                f"guests.modules of {self.target.source.name} and rebuild",
+                f"{listed_in} of {self.target.source.name} and rebuild",
             )
         return sha
 

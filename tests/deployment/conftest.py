@@ -81,29 +81,34 @@ def host_runtime() -> Iterator[HostRuntime]:
 
 
 # Where the shared pipeline tests run: the Python host, and the C runtime as a process and on
-# the emulated MCU, each with WAMR (it loads the EVP modules at run time; a wasm2c firmware
-# would need them built in).
+# the emulated MCU with WAMR (it loads the EVP modules at run time), and as a process with
+# wasm2c (the posix target compiles the test modules in: guests.evp_modules).
 RUNTIMES: dict[str, Target] = {
     "host": load_target("host"),
     "posix": with_runtime(load_target("posix"), engine="wamr"),
+    "posix-wasm2c": with_runtime(load_target("posix"), engine="wasm2c"),
     "qemu-rv32": with_runtime(load_target("qemu-rv32"), engine="wamr"),
 }
 HOST_OPTIONS = {"timeout_ms": 2000}  # as the host_runtime fixture
 
 
-def runtimes(instances: int, c_runtime_differs: str | None = None) -> list[Any]:
+def runtimes(instances: int, differs: dict[str, str] | None = None) -> list[Any]:
     """The runtimes that hold a deployment of this many instances (the target's limits).
-    c_runtime_differs: a known difference of the C runtime from docs/pipeline.md (a device bug
-    to fix there): its cases are strict xfails naming it, so they fail once it is fixed."""
+    differs: runtime -> a known difference from docs/pipeline.md (a bug to fix there): those
+    cases are strict xfails naming it, so they fail once it is fixed."""
     out = []
     for name, target in RUNTIMES.items():
         if target.limits.max_instances < instances:
             continue
-        marks = []
-        if c_runtime_differs and target.runtime.kind == "c":
-            marks.append(pytest.mark.xfail(strict=True, reason=c_runtime_differs))
+        reason = (differs or {}).get(name)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         out.append(pytest.param(name, marks=marks, id=name))
     return out
+
+
+def c_runtimes(reason: str) -> dict[str, str]:
+    """The same known difference on every C runtime of RUNTIMES."""
+    return {n: reason for n, t in RUNTIMES.items() if t.runtime.kind == "c"}
 
 
 _BUILT: dict[str, dict[str, Any]] = {}

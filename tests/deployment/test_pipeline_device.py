@@ -1,8 +1,9 @@
-"""Deployments on a C-runtime device, what only a device has: an engine that runs none, a device
-that holds one deployment. (The shared semantics run on every runtime in test_pipeline.py.)"""
+"""Deployments on a C-runtime device, what only a device has: modules that must be uploaded or
+compiled in, a device that holds one deployment. (The shared semantics run on every runtime in test_pipeline.py.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -14,21 +15,24 @@ from build_tools.devices.base import open_device
 from tests.deployment.conftest import RUNTIMES, deployment_of, device_options, manifest
 
 
-def test_engine_without_deployments_is_one_line(
+def test_module_neither_loadable_nor_built_in_is_one_line(
     evp_modules: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The posix target's default engine is wasm2c: it runs no deployments (docs/pipeline.md 9).
+    # The posix target's default engine is wasm2c: it runs only the EVP modules compiled into
+    # it (guests.evp_modules), and a plate stage is not one of them.
     m = manifest(
         evp_modules,
-        {"src": ("evp_source", {"out": "t"}, {}), "dst": ("evp_sink", {}, {"in": "t"})},
+        {"src": ("evp_source", {"out": "t"}, {}), "crop": ("plate_crop", {}, {"in": "t"})},
     )
     path = tmp_path / "deployment.json"
     path.write_text(json.dumps(m))
     assert cli_run(["run", "posix", "--deployment", str(path), "--for", "1"]) == 2
+    sha = hashlib.sha256(evp_modules["plate_crop"].read_bytes()).hexdigest()
     assert capsys.readouterr().err.splitlines() == [
-        "error: target posix: its wasm2c runtime does not run deployments (the device does not "
-        "announce the PIPELINES capability)",
-        "hint: the wamr engine runs them: --engine wamr",
+        f"error: posix: module plate_crop (sha256 {sha}) is not built into this wasm2c runtime, "
+        "which cannot load code at run time",
+        "hint: run it with --engine wamr (loads modules at run time), or add it to "
+        "guests.evp_modules of posix.toml and rebuild",
     ]
 
 
