@@ -7,9 +7,10 @@ finds it built into a wasm2c firmware (`PUT_BEGIN` answers `PRESENT`). It binds 
 with its `x-build-tools` limits, adds its routes (alias -> topic) and configuration values, and
 starts the deployment. From then on the device runs it alone; the host only publishes external
 messages (`PIPE_PUBLISH`, retried while the device answers BUSY: backpressure) and polls what the
-instances report (`PIPE_POLL`, `PIPE_STATUS`, `LOGS`), which it turns into the same events,
-counters and `deploymentStatus` as the host's executor (`host/pipeline.py`), so
-`deployment/runner.py` prints and stops both the same way.
+instances report (`PIPE_POLL`: state, telemetry, status changes, output; `PIPE_STATUS`), which
+it turns into the same events, counters and `deploymentStatus` as the host's executor
+(`edge_runtime/host/pipeline.py`), so `edge_runtime/deployment/runner.py` prints and stops both
+the same way.
 
 `lock` serialises requests on the one link when others share it (the gateway).
 """
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 0.02  # between two polls of the device's outbox and status
-LOGS_EVERY_S = 0.5  # how often the instances' output is drained while running
 STOP_GRACE_MS = 2000  # docs/pipeline.md section 2
 MAX_TELEMETRY_KEPT = 10000
 GAVE_UP = "(gave up after "  # ends the failure message of an instance that stays in error
@@ -159,7 +159,7 @@ class DevicePipeline:
                     ) from e
             self.client.pipe_start()
             self._started = True
-            self._poll_once(with_logs=False)
+            self._poll_once()
         self._thread = threading.Thread(
             target=self._poll_loop, name=f"pipeline-{self.target}", daemon=True
         )
@@ -179,26 +179,20 @@ class DevicePipeline:
     # -- polling ---------------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
-        next_logs = time.monotonic() + LOGS_EVERY_S
         while not self._stopping.wait(POLL_S):
-            logs = time.monotonic() >= next_logs
-            if logs:
-                next_logs = time.monotonic() + LOGS_EVERY_S
             try:
                 with self.lock:
                     if self._stopping.is_set():
                         return
-                    self._poll_once(with_logs=logs)
+                    self._poll_once()
             except DeviceError as e:
                 self._link_failed(str(e))
                 return
 
-    def _poll_once(self, with_logs: bool) -> PipeStatus:
-        """One round (the caller holds the link's lock): reports, status, maybe output."""
+    def _poll_once(self) -> PipeStatus:
+        """One round (the caller holds the link's lock): reports (and output), then status."""
         records = self.client.pipe_poll()
         status = self.client.pipe_status()
-        if with_logs:
-            self._drain_logs(status)
         for record in records:
             self._record(record)
         with self._cond:
@@ -211,17 +205,6 @@ class DevicePipeline:
                 self._reconcile = "ok"
             self._cond.notify_all()
         return status
-
-    def _drain_logs(self, status: PipeStatus) -> None:
-        for info in status.instances:
-            if info.instance_id and info.instance in self._logs:
-                try:
-                    data = self.client.logs(info.instance_id)
-                except DeviceRequestError as e:  # the instance ended meanwhile
-                    log.debug("%s: logs of %s: %s", self.target, info.instance, e)
-                    continue
-                with self._cond:
-                    self._logs[info.instance] += data
 
     def _record(self, r: PipeRecord) -> None:
         if r.kind is PipeRecordKind.STATE:
@@ -237,6 +220,9 @@ class DevicePipeline:
             with self._cond:
                 self.telemetry.append((r.instance, r.key, value))
             self._emit("telemetry", r.instance, {r.key: value})
+        elif r.kind is PipeRecordKind.LOG:  # the instance's stdout/stderr, in order
+            with self._cond:
+                self._logs.setdefault(r.instance, bytearray()).extend(r.value)
         elif r.status is PipeInstanceStatus.ERROR:
             self._emit("failure", r.instance, r.value.decode("utf-8", errors="replace"))
         elif r.status is PipeInstanceStatus.OK and r.restarts:
@@ -347,10 +333,9 @@ class DevicePipeline:
         deadline = time.monotonic() + (grace_ms + longest) / 1000 + 5.0
         try:
             with self.lock:
-                self._drain_logs(self.client.pipe_status())
                 self.client.pipe_stop(grace_ms)
                 while True:
-                    status = self._poll_once(with_logs=True)
+                    status = self._poll_once()
                     if status.state in (PipeState.STOPPED, PipeState.EMPTY):
                         break
                     if time.monotonic() >= deadline:

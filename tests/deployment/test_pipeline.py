@@ -508,3 +508,23 @@ def test_build_evp_lists_manifest_fields(
             "downloadUrl": path.resolve().as_uri(),
             "hash": hashlib.sha256(path.read_bytes()).hexdigest(),
         }
+
+
+@pytest.mark.parametrize("runtime", runtimes(1))
+def test_run_command_prints_the_instances_output_after_the_reports(
+    runtime: str, evp_modules: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from build_tools.cli import run as cli_run
+
+    # evp_probe reports its results as a state at once, and prints them when asked to stop.
+    m = manifest(evp_modules, {"probe": ("evp_probe", {"loop": "loop"}, {"loop": "loop"})})
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(m))
+    assert cli_run(["run", *cli_target(runtime), "--deployment", str(path), "--for", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert json.loads(out[-1])["deploymentStatus"]["instances"] == {
+        "probe": {"status": "ok", "moduleId": "evp_probe"}
+    }
+    results = [json.loads(line)["state"]["state/probe/results"] for line in out if "state" in line]
+    assert len(results) == 1 and results[0].startswith("handle=")
+    assert out[-2] == f"[probe] results {results[0]}"

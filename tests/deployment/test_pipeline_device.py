@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from build_tools.cli import run as cli_run
-from build_tools.deployment import DeploymentError
 from build_tools.devices.base import open_device
+from edge_runtime.deployment import DeploymentError
 from tests.deployment.conftest import RUNTIMES, deployment_of, device_options, manifest
 
 

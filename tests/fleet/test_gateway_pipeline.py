@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from build_tools.fleet import operator, topics
+from build_tools.fleet import operator
 from build_tools.fleet.pki import CertificateAuthority
 from build_tools.guests import build_evp_modules
 from build_tools.targets import load_target
+from edge_runtime.fleet import topics
 from tests.deployment.conftest import RUNTIMES, manifest
 
 from .conftest import RunningBroker
