@@ -48,17 +48,18 @@ log = logging.getLogger(__name__)
 POLL_S = 0.02  # between two polls of the device's outbox and status
 STOP_GRACE_MS = 2000  # docs/pipeline.md section 2
 MAX_TELEMETRY_KEPT = 10000
-GAVE_UP = "(gave up after "  # ends the failure message of an instance that stays in error
 
 # Device instance status -> the executor state words of host/pipeline.py (Pipeline.stats).
 _STATE = {
     PipeInstanceStatus.UNKNOWN: "starting",
     PipeInstanceStatus.OK: "ok",
-    PipeInstanceStatus.ERROR: "error",  # "restarting" while restarts remain (see _state)
+    PipeInstanceStatus.ERROR: "error",  # for good
+    PipeInstanceStatus.RESTARTING: "restarting",
     PipeInstanceStatus.SELF_EXITING: "self-exiting",
     PipeInstanceStatus.STOPPED: "stopped",
 }
 _ENDED = ("error", "self-exiting", "stopped")
+_FAILED = (PipeInstanceStatus.ERROR, PipeInstanceStatus.RESTARTING)  # with a failure message
 
 
 def pipe_limits(limits: InstanceLimits) -> PipeLimits:
@@ -223,7 +224,7 @@ class DevicePipeline:
         elif r.kind is PipeRecordKind.LOG:  # the instance's stdout/stderr, in order
             with self._cond:
                 self._logs.setdefault(r.instance, bytearray()).extend(r.value)
-        elif r.status is PipeInstanceStatus.ERROR:
+        elif r.status in _FAILED:
             self._emit("failure", r.instance, r.value.decode("utf-8", errors="replace"))
         elif r.status is PipeInstanceStatus.OK and r.restarts:
             self._emit("restart", r.instance, r.restarts)
@@ -274,14 +275,7 @@ class DevicePipeline:
 
     def _state(self, name: str) -> str:
         info = self._infos.get(name)
-        if info is None:
-            return "starting"
-        state = _STATE[info.status]
-        # PIPE_STATUS says `error` also while a restart is pending; only the failure message
-        # of an instance that stays in error says so (as the host's does).
-        if state == "error" and GAVE_UP not in info.failure_message:
-            return "restarting"
-        return state
+        return "starting" if info is None else _STATE[info.status]
 
     def wait(self, seconds: float | None = None, messages: int | None = None) -> bool:
         """As Pipeline.wait: until `messages` reached the sink instances, `seconds` passed, or
@@ -361,7 +355,7 @@ class DevicePipeline:
                 }
                 if self._link_error is not None:
                     entry = {**entry, "status": "error", "failureMessage": self._link_error}
-                elif info is not None and info.status is PipeInstanceStatus.ERROR:
+                elif info is not None and info.status in _FAILED:
                     entry["failureMessage"] = info.failure_message
                 instances[name] = entry
             return {

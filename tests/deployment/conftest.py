@@ -106,11 +106,6 @@ def runtimes(instances: int, differs: dict[str, str] | None = None) -> list[Any]
     return out
 
 
-def c_runtimes(reason: str) -> dict[str, str]:
-    """The same known difference on every C runtime of RUNTIMES."""
-    return {n: reason for n, t in RUNTIMES.items() if t.runtime.kind == "c"}
-
-
 _BUILT: dict[str, dict[str, Any]] = {}
 
 

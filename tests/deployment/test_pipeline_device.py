@@ -36,12 +36,6 @@ def test_module_neither_loadable_nor_built_in_is_one_line(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="C runtime: PIPE_STOP is a no-op while BINDING, so instances bound before a failed "
-    "start stay bound and the next deployment's PIPE_BIND is refused ('already bound'); "
-    "the gateway then cannot restore the previous deployment either",
-)
 def test_a_failed_start_leaves_the_device_ready_for_the_next_deployment(
     evp_modules: dict[str, Path],
 ) -> None:

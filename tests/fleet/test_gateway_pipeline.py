@@ -90,6 +90,24 @@ def test_gateway_runs_an_evp_deployment_on_the_device(
             }
             seen = reports_until(s, want)
             assert {k: seen.get(k) for k in want} == want, seen
+            # A failed update (the sink's topic does not fit the device protocol: refused after
+            # src was bound) leaves the device ready, and the previous deployment runs again
+            # (fresh instances: their reports start over).
+            quiet_until = time.monotonic() + 1.5
+            while s.next(quiet_until) is not None:  # the reports of the running one so far
+                quiet_until = time.monotonic() + 1.5
+            bad = manifest(
+                mods,
+                {
+                    "src": ("evp_source", {"out": "numbers"}, {}),
+                    "sink": ("evp_sink", {}, {"in": "x" * 65}),
+                },
+            )["deployment"]
+            bad["deploymentId"] = operator.deployment_id_of(bad)
+            r3 = operator.publish(ep, bad, [device], wait=60)
+            assert not r3.ok, r3.devices
+            seen = reports_until(s, want)
+            assert {k: seen.get(k) for k in want} == want, seen
             # EVP instances take no direct commands (no RPC callback yet): one clear answer.
             reply = operator.command(ep, device, "sink", "add", [1, 2])
             assert reply["status"] == "error"
