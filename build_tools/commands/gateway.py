@@ -28,14 +28,14 @@ class GatewayCommand(Command):
         from edge_runtime.fleet.agent import Agent, AgentConfig
 
         from ..devices.base import open_device
-        from ..fleet.gateway import DutExecutor
+        from ..fleet.gateway import DeviceSlot, DutExecutor
 
         target = selected_target(args)
         options = {"port": args.port} if args.port else {}
         cfg = AgentConfig.load(args.config)
-        lock = threading.Lock()
         with open_device(target, options) as dut:
-            agent = Agent(cfg, executor_factory=lambda _settings, _events: DutExecutor(dut, lock))
+            slot = DeviceSlot(dut)
+            agent = Agent(cfg, executor_factory=lambda _settings, events: DutExecutor(slot, events))
             done = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: done.set())
             agent.start()

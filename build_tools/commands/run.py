@@ -10,7 +10,6 @@ code is 0 when every instance ran without failing.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -265,52 +264,19 @@ def report(outcome: CallOutcome, export: str) -> int:
 
 
 def run_deployment(args: argparse.Namespace) -> int:
+    """The deployment on the target's device: the Python host's pipeline executor, or a C
+    runtime's over the device protocol (the device adapter decides, `Dut.deployment`); the
+    printing and the exit code are the same for both (deployment/runner.py)."""
     from edge_runtime.deployment import load_deployment
-    from edge_runtime.host.pipeline import Pipeline, PipelineEvent
-
-    from ..devices.host import runtime_for
+    from edge_runtime.deployment.runner import print_event, run_to_end
 
     target = selected_target(args)
-    if target.runtime.kind != "python-host":
-        raise BuildToolsError(
-            f"target {target.name}: deployments run on the Python host only for now "
-            f"(this target's runtime is {target.runtime.kind})",
-            hint="run it on the host target",
-        )
-    deployment = load_deployment(args.deployment)
+    options = device_options(args, target)
+    deployment = load_deployment(args.deployment)  # a bad manifest: exit 2 before any device
     inputs = [_topic_input(text, target) for text in args.input]
-
-    def show(event: PipelineEvent) -> None:
-        # Uplink shapes of EVP2: state/<instance>/<topic> and <instance>/<key> telemetry.
-        if event.kind == "state":
-            value = event.data["value"].decode("utf-8", errors="replace")
-            line = {"state": {f"state/{event.instance}/{event.data['topic']}": value}}
-        elif event.kind == "telemetry":
-            line = {"telemetry": {f"{event.instance}/{k}": v for k, v in event.data.items()}}
-        else:
-            print(f"instance {event.instance}: {event.kind}: {event.data}", file=sys.stderr)
-            return
-        print(json.dumps(line), flush=True)
-
-    runtime = runtime_for(target, device_options(args, target))
-    pipeline = Pipeline(deployment, runtime, target.name, on_event=show)
-    try:
-        pipeline.start()
-        for topic, data in inputs:
-            pipeline.inject(topic, data)
-        pipeline.wait(seconds=args.seconds, messages=args.messages)
-        status = pipeline.status()
-    finally:
-        pipeline.stop()
-        runtime.close()
-    for name in deployment.instances:
-        for line in pipeline.logs(name).decode("utf-8", errors="replace").splitlines():
-            print(f"[{name}] {line}")
-    print(json.dumps({"deploymentStatus": status}))
-    failed = status["reconcileStatus"] != "ok" or any(
-        i["status"] == "error" for i in status["instances"].values()
-    )
-    return 1 if failed else 0
+    with open_device(target, options) as dut:
+        run = dut.deployment(deployment, print_event)
+        return run_to_end(run, deployment.instances, inputs, args.seconds, args.messages)
 
 
 def _topic_input(text: str, target: Target) -> tuple[str, bytes]:

@@ -11,11 +11,15 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_runtime.errors import DeviceError
 
 from ..targets import Target
+
+if TYPE_CHECKING:
+    from edge_runtime.deployment import Deployment
+    from edge_runtime.deployment.runner import DeploymentRun, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,14 @@ class Dut(ABC):
         """Hands packed pixels (fmt: gray8, rgb888, yuv422) to an instance as a new edge_image
         handle, without a write into its linear memory; returns the handle."""
         raise NotSupported(f"{self.target.name}: this device takes no frames")
+
+    def deployment(self, deployment: Deployment, on_event: EventSink) -> DeploymentRun:
+        """An executor for the deployment on this device (docs/pipeline.md), not yet started;
+        it lives no longer than the open device."""
+        raise NotSupported(
+            f"target {self.target.name}: this device cannot run deployments",
+            hint="run it on the host target",
+        )
 
     def stats(self, *, reset_peaks: bool = False) -> DeviceStats | None:
         """Memory peaks, or None when the device cannot report them. reset_peaks: restart the

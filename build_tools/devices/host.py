@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_runtime.errors import DeviceError
 from edge_runtime.host.models import ModelRegistry
@@ -13,6 +13,10 @@ from edge_runtime.host.runtime import GuestError, HostInstance, HostLimits, Host
 from ..paths import find_model
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, Dut, register_device
+
+if TYPE_CHECKING:
+    from edge_runtime.deployment import Deployment
+    from edge_runtime.deployment.runner import DeploymentRun, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,11 @@ class HostDut(Dut):
             if loaded.backend != rt.loader.default_backend:
                 out[name] = loaded.backend
         return out
+
+    def deployment(self, deployment: Deployment, on_event: EventSink) -> DeploymentRun:
+        from edge_runtime.host.pipeline import Pipeline
+
+        return Pipeline(deployment, self.runtime, self.target.name, on_event=on_event)
 
     def put_model(self, name: str, data: bytes) -> None:
         self.runtime.loader.registry.put(name, data)

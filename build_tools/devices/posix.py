@@ -15,7 +15,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_runtime.errors import DeviceError
 from edge_runtime.protocol.client import DeviceClient, DeviceRequestError
@@ -25,6 +25,10 @@ from edge_runtime.protocol.streams import ProcessStream
 
 from ..targets import Target
 from .base import CallOutcome, DeviceInfo, DeviceStats, Dut, NotSupported, register_device
+
+if TYPE_CHECKING:
+    from edge_runtime.deployment import Deployment
+    from edge_runtime.deployment.runner import DeploymentRun, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +218,14 @@ class PosixDut(Dut):
         if name not in self._models:
             self._models.append(name)
 
-    def instantiate(self, module_name: str, wasm: bytes) -> int:
-        given, module_name = module_name, device_name(module_name)
+    def ensure_module(
+        self, module_name: str, wasm: bytes, listed_in: str = "guests.modules"
+    ) -> str:
+        """Makes the module available on the device: uploaded, or found built into the
+        firmware (same sha256). Returns its sha256 hex; raises NotSupported naming the module
+        and its sha256 when the device holds it not and cannot load code (`listed_in`: the
+        target file's list that compiles such modules in)."""
+        module_name = device_name(module_name)
         sha = hashlib.sha256(wasm).hexdigest()
         hello = self._hello
         if hello is not None and hello.can_load_modules:
@@ -228,16 +238,21 @@ class PosixDut(Dut):
             self._modules[sha] = module_name
         elif sha not in self._modules:
             raise NotSupported(
-                f"{self.target.name}: module {module_name} (sha256 {sha[:12]}) is not built "
+                f"{self.target.name}: module {module_name} (sha256 {sha}) is not built "
                 f"into this {hello.engine if hello else 'wasm2c'} runtime, which cannot load "
                 "code at run time",
-                hint=f"add it to guests.modules of {self.target.source.name} and rebuild",
+                hint=f"run it with --engine wamr (loads modules at run time), or add it to "
+                f"{listed_in} of {self.target.source.name} and rebuild",
             )
+        return sha
+
+    def instantiate(self, module_name: str, wasm: bytes) -> int:
+        sha = self.ensure_module(module_name, wasm)
         try:
             iid = self.client.instantiate(sha)
         except DeviceRequestError as e:
-            raise self._wrap(f"instantiate {module_name}", e) from e
-        self._set_args(iid, given)
+            raise self._wrap(f"instantiate {device_name(module_name)}", e) from e
+        self._set_args(iid, module_name)
         return iid
 
     def _set_args(self, iid: int, module_name: str) -> None:
@@ -262,6 +277,11 @@ class PosixDut(Dut):
             raise DeviceError(f"{self.target.name}: arguments: {e}") from e
         except DeviceRequestError as e:
             raise self._wrap("arguments", e) from e
+
+    def deployment(self, deployment: Deployment, on_event: EventSink) -> DeploymentRun:
+        from .pipeline_driver import DevicePipeline
+
+        return DevicePipeline(self, deployment, on_event)
 
     def call(self, instance: int, export: str, args: list[int]) -> CallOutcome:
         if len(args) > MAX_ARGS:

@@ -2,9 +2,10 @@
 
 Two ways, the same C stages (guests/include/plates/plates.h):
 - `run_pipeline`: the EVP deployment of five modules (guests/src/evp/plate_*.c) on the Python
-  host: locate -> crop -> segment -> ocr (wasi-nn) -> assemble, wired by `manifest()`.
+  host or a C runtime that runs deployments (posix with WAMR): locate -> crop -> segment ->
+  ocr (wasi-nn) -> assemble, wired by `manifest()`.
 - `run_reactor`: the reactor guest `plates` (all stages in one call) on any target's device,
-  for runtimes without deployments (the C runtime on posix and qemu-rv32).
+  where the deployment does not fit (qemu-rv32: five instances of >= 64 KiB linear memory).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildToolsError
 from ..paths import project_models_dir
 from .synth import Plate
+
+if TYPE_CHECKING:
+    from edge_runtime.deployment.runner import DeploymentRun
+
+    from ..targets import Target
 
 MODEL_NAME = "plate_ocr_int8"
 STAGES = ("locate", "crop", "segment", "ocr", "assemble")
@@ -94,15 +100,18 @@ def manifest(modules: dict[str, Path], fmt: str | None = None) -> dict[str, Any]
 
 
 def run_pipeline(
-    plates: list[Plate], modules: dict[str, Path], backend: str | None = None
+    plates: list[Plate],
+    modules: dict[str, Path],
+    backend: str | None = None,
+    target: Target | None = None,
 ) -> Readout:
-    """The EVP deployment on the Python host, one frame after another as fast as it takes
-    them (backpressure paces the injection)."""
+    """The EVP deployment on the target's device (default: the Python host; a C runtime runs
+    it itself, devices/pipeline_driver.py), one frame after another as fast as it takes them
+    (backpressure paces the injection)."""
     from edge_runtime.deployment import parse_deployment
-    from edge_runtime.host.evp import SendOutcome
-    from edge_runtime.host.pipeline import Pipeline, PipelineEvent
+    from edge_runtime.deployment.runner import PipelineEvent
 
-    from ..devices.host import runtime_for
+    from ..devices.base import open_device
     from ..targets import load_target
 
     deployment = parse_deployment(json.dumps(manifest(modules)), "plate reader manifest")
@@ -122,12 +131,23 @@ def run_pipeline(
         elif event.kind == "state" and event.data.get("topic") == "error":
             errors.append(f"{event.instance}: {event.data['value'].decode(errors='replace')}")
 
-    target = load_target("host")
+    target = target or load_target("host")
     options: dict[str, Any] = {"models": [(MODEL_NAME, model_path())]}
     if backend:
         options["backend"] = backend
-    runtime = runtime_for(target, options)
-    pipeline = Pipeline(deployment, runtime, target.name, on_event=on_event)
+    with open_device(target, options) as dut:
+        return _read(dut.deployment(deployment, on_event), plates, results, done, errors)
+
+
+def _read(
+    pipeline: DeploymentRun,
+    plates: list[Plate],
+    results: dict[int, tuple[str, list[int]]],
+    done: threading.Condition,
+    errors: list[str],
+) -> Readout:
+    from edge_runtime.deployment.runner import SendOutcome
+
     try:
         pipeline.start()
         t0 = time.perf_counter()
@@ -140,7 +160,6 @@ def run_pipeline(
         status = pipeline.status()
     finally:
         pipeline.stop()
-        runtime.close()
     for name, inst in status["instances"].items():
         if inst["status"] == "error":
             errors.append(f"{name}: {inst.get('failureMessage', 'error')}")

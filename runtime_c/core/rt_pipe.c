@@ -70,7 +70,14 @@ enum { REASON_SENT = 0, REASON_ERROR = 1 };
 
 /* Deployment state and instance status: docs/protocol.md 4.1. */
 enum { DS_EMPTY = 0, DS_BINDING = 1, DS_RUNNING = 2, DS_STOPPING = 3, DS_STOPPED = 4 };
-enum { IS_UNKNOWN = 0, IS_OK = 1, IS_ERROR = 2, IS_SELF_EXITING = 3, IS_STOPPED = 4 };
+enum {
+    IS_UNKNOWN = 0,
+    IS_OK = 1,
+    IS_ERROR = 2, /* for good: no restart left */
+    IS_SELF_EXITING = 3,
+    IS_STOPPED = 4,
+    IS_RESTARTING = 5 /* failed, its restart pending */
+};
 enum { REC_STATE = 0, REC_TELEMETRY = 1, REC_STATUS = 2, REC_LOG = 3, REC_TRUNCATED = 0x80 };
 
 /* Task states. */
@@ -291,7 +298,7 @@ static void msg_unref(pipe_msg_t *m) {
 /* An instance that still takes messages (running, starting, or waiting for a restart). */
 static bool takes_messages(const pipe_inst_t *p) {
     return p->used && (p->status == IS_OK || p->status == IS_UNKNOWN ||
-                       (p->status == IS_ERROR && p->restart_at != 0));
+                       (p->status == IS_RESTARTING && p->restart_at != 0));
 }
 
 static void queue_clear(pipe_inst_t *p) {
@@ -465,12 +472,18 @@ static void task_finished(pipe_inst_t *p) {
     drain_log(p); /* what it printed before it ended */
     bool clean = r->outcome == RT_CALL_RETURNED || (r->outcome == RT_CALL_EXITED && r->value == 0);
     char why[RT_MSG_MAX];
-    if (r->outcome == RT_CALL_EXITED) {
-        rt_fmt(why, sizeof why, "main returned %ld", (long)r->value);
-    } else if (p->failed_in != NULL) {
-        rt_fmt(why, sizeof why, "%s: %s", p->failed_in, r->message);
+    char cause[RT_MSG_MAX];
+    if (r->outcome == RT_CALL_TIMEOUT) { /* the host's wording (docs/pipeline.md 5) */
+        rt_fmt(cause, sizeof cause, "timeout: call exceeded %lu ms", (unsigned long)p->handler_ms);
     } else {
-        rt_fmt(why, sizeof why, "%s", r->message);
+        rt_fmt(cause, sizeof cause, "%s", r->message);
+    }
+    if (r->outcome == RT_CALL_EXITED) {
+        rt_fmt(why, sizeof why, "exited with code %ld", (long)r->value);
+    } else if (p->failed_in != NULL) {
+        rt_fmt(why, sizeof why, "%s: %s", p->failed_in, cause);
+    } else {
+        rt_fmt(why, sizeof why, "%s", cause);
     }
     task_free(p);
     rt_instance_destroy(p->rt);
@@ -487,7 +500,7 @@ static void task_finished(pipe_inst_t *p) {
     if (p->restarts < p->max_restarts) {
         p->restarts++;
         p->restart_at = now_us() + (uint64_t)backoff_ms(p->restarts) * 1000u;
-        set_status(p, IS_ERROR, why);
+        set_status(p, IS_RESTARTING, why);
         return;
     }
     p->restart_at = 0;
@@ -793,12 +806,12 @@ uint32_t rt_evp_process_event(rt_instance_t *inst, uint32_t h, uint32_t timeout_
             p->q_head = (p->q_head + 1u) % p->queue_depth;
             p->q_len--;
             g_pop_gen++;
-            p->received++;
             int ok = 1;
             p->inflight = s.msg;
             if (p->msg_cb != 0) {
                 ok = deliver(p, "message callback", p->msg_cb, p->msg_user,
                              g_tab->routes[s.route].alias, s.msg->data, s.msg->len);
+                if (ok) p->received++; /* counted when its callback returned, as on the host */
             } else {
                 p->dropped++;
             }
@@ -1350,6 +1363,10 @@ static proto_status_t req_stop(proto_rd_t *r, proto_error_t *err) {
     uint32_t grace = proto_rd_u32(r);
     if (r->err || proto_rd_left(r) != 0)
         return fail(err, PROTO_ST_BAD_REQUEST, "malformed payload%s", "");
+    if (g_state == DS_BINDING) { /* nothing started: drop what is bound (ready for the next) */
+        rt_pipe_reset();
+        return PROTO_ST_OK;
+    }
     if (g_state != DS_RUNNING) return PROTO_ST_OK;
     g_state = DS_STOPPING;
     g_stop_at = now_us() + (uint64_t)(grace ? grace : RT_PIPE_DEFAULT_GRACE_MS) * 1000u;

@@ -157,3 +157,17 @@ def test_plates_guest_reads_the_same_strings(
         r = reader.run_reactor(dut, _guest(target, "plates"), heldout[:count], frames=frames)
     assert r.errors == []
     assert r.texts == host_pipeline.texts[:count]
+
+
+def test_pipeline_on_the_c_runtime_reads_the_same_strings(
+    host_pipeline: reader.Readout, heldout: list[synth.Plate]
+) -> None:
+    """The five-module deployment run by the C runtime itself (posix, WAMR: it loads the
+    modules; docs/pipeline.md section 10) reads the host pipeline's strings."""
+    target = with_runtime(load_target("posix"), engine="wamr")
+    count = 20
+    r = reader.run_pipeline(heldout[:count], build_evp_modules(load_target("host")), None, target)
+    assert r.errors == []
+    assert r.texts == host_pipeline.texts[:count]
+    # every stage measured itself inside the device's instances
+    assert all(all(us > 0 for us in row[:4]) for row in r.stage_us if row[0])

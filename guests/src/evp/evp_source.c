@@ -2,6 +2,9 @@
  * Written against the EVP module SDK only (evp/sdk.h); configuration topics:
  *   publish_to  the alias to send on (default "out")
  *   count       how many messages to send (nothing is sent before it arrives)
+ *   burst       messages sent between two EVP_processEvent calls (default 1): more than a
+ *               receiver's queue holds makes the source wait for room (backpressure) even on a
+ *               runtime whose instances take turns (the C runtime's cooperative tasks)
  * State "progress": "sent=S acked=A errors=E denied=D" once every message was acknowledged. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 
 static char g_publish_to[64] = "out";
 static int g_count = -1;
+static int g_burst = 1;
 static int g_sent, g_acked, g_errors, g_denied;
 static char g_state[96];
 
@@ -24,6 +28,8 @@ static void config_cb(const char *topic, const void *config, size_t len, void *u
         memcpy(g_publish_to, value, n + 1);
     } else if (strcmp(topic, "count") == 0) {
         g_count = atoi(value);
+    } else if (strcmp(topic, "burst") == 0) {
+        g_burst = atoi(value) > 0 ? atoi(value) : 1;
     }
 }
 
@@ -49,7 +55,7 @@ int main(void) {
         int busy = g_count >= 0 && g_sent < g_count;
         EVP_RESULT r = EVP_processEvent(h, busy ? 0 : 100);
         if (r == EVP_SHOULDEXIT) break;
-        if (busy) {
+        for (int i = 0; busy && i < g_burst && g_sent < g_count; i++) {
             char *payload = malloc(16);
             if (payload == NULL) return 3;
             int n = snprintf(payload, 16, "%d", g_sent);
@@ -59,6 +65,7 @@ int main(void) {
             } else {
                 g_denied++;
                 free(payload);
+                break;
             }
         }
         if (!reported && g_count >= 0 && g_acked + g_errors == g_count) {

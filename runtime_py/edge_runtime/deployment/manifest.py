@@ -107,6 +107,12 @@ class Deployment:
                 by_topic.setdefault(topic, []).append(Receiver(spec.name, alias))
         return by_topic
 
+    def message_sinks(self) -> set[str]:
+        """What `--messages N` counts: the instances that publish nothing (every instance when
+        each one publishes)."""
+        sinks = {n for n, s in self.instances.items() if not s.publish}
+        return sinks or set(self.instances)
+
     def routes(self) -> dict[tuple[str, str], list[Receiver]]:
         """(sender, publish alias) -> every receiver: alias -> publishTopics key -> topic ->
         every subscribe alias whose subscribeTopics entry has the same topic (fan-out; a sender

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Protocol
 
+from ..deployment.runner import SendOutcome
 from .memory import GuestMemory, OutOfBounds
 from .runtime import CallResult, HostInstance, NestedCallFailed
 
@@ -60,12 +61,6 @@ class Message:
 
     alias: str
     payload: bytes
-
-
-class SendOutcome(IntEnum):
-    QUEUED = 0  # queued for every subscriber (possibly none)
-    UNKNOWN_ALIAS = 1  # not in this instance's publish map: OK, sent-callback with ERROR
-    DENIED = 2  # a subscriber's queue stayed full for the send timeout: EVP_DENIED
 
 
 class Port(Protocol):

@@ -30,6 +30,7 @@ from typing import Any
 import wasmtime
 
 from ..deployment import Deployment, DeploymentError, InstanceSpec, Receiver, fetch_module
+from ..deployment.runner import PipelineEvent
 from ..guest_abi import EVP
 from ..wasm_binary import TABLE_EXPORT, with_table_export
 from .evp import EvpClient, Message, SendOutcome
@@ -43,13 +44,6 @@ WORKSPACE_ROOT = "/workspace"
 STOP_GRACE_S = 2.0
 BACKOFF_S = (0.05, 2.0)  # first restart delay, cap (doubling)
 MAX_TELEMETRY_KEPT = 10000
-
-
-@dataclass(frozen=True)
-class PipelineEvent:
-    kind: str  # state | telemetry | failure | restart | exit
-    instance: str
-    data: Any
 
 
 @dataclass
@@ -136,8 +130,7 @@ class Pipeline:
         self.states: dict[tuple[str, str], bytes] = {}
         self.telemetry: deque[tuple[str, str, Any]] = deque(maxlen=MAX_TELEMETRY_KEPT)
         self._workspaces: dict[str, Path] = {}  # instance -> host directory (start .. stop)
-        sinks = [n for n, s in deployment.instances.items() if not s.publish]
-        self._counted = set(sinks or deployment.instances)  # what --messages counts
+        self._counted = deployment.message_sinks()  # what --messages counts
 
     # -- applying --------------------------------------------------------------------------
 

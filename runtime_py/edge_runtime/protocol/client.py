@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 import random
@@ -22,25 +23,37 @@ from edge_runtime.protocol.messages import (
     Kind,
     MalformedPayload,
     MsgType,
+    PipeInstanceInfo,
+    PipeLimits,
+    PipeRecord,
+    PipeStatus,
     Stats,
     Status,
     pack_args,
     pack_call,
     pack_frame_begin,
     pack_instantiate,
+    pack_pipe_bind,
+    pack_pipe_config,
+    pack_pipe_publish,
+    pack_pipe_route,
+    pack_pipe_stop,
     pack_put_begin,
     pack_put_chunk,
     pack_stats,
+    pack_topic,
     unpack_call,
     unpack_hello,
     unpack_list,
     unpack_more_bytes,
+    unpack_pipe_poll,
+    unpack_pipe_status,
     unpack_stats,
     unpack_u32,
 )
 from edge_runtime.protocol.streams import ByteStream
 
-__all__ = ["CallResult", "DeviceClient", "DeviceRequestError"]
+__all__ = ["CallResult", "DeviceClient", "DeviceRequestError", "PipelineBusy"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +81,11 @@ class DeviceRequestError(DeviceError):
         super().__init__(message)
         self.status = status
         self.device_message = device_message
+
+
+class PipelineBusy(DeviceRequestError):
+    """PIPE_PUBLISH answered BUSY: a receiver's queue is full (backpressure); nothing was
+    queued, and the parts sent so far stay staged on the device for the retry."""
 
 
 class DeviceClient:
@@ -359,3 +377,81 @@ class DeviceClient:
             self._ok(MsgType.FRAME_CHUNK, pack_put_chunk(offset, pixels[offset : offset + step]))
         body = self._ok(MsgType.FRAME_END)
         return self._parse(MsgType.FRAME_END, unpack_u32, body)
+
+    # ---- pipelines (docs/protocol.md section 4.1) ----
+    # Requests for a deployment the device runs itself (capability PIPELINES). Bad names or
+    # topics raise ValueError before anything is sent; a device error raises
+    # DeviceRequestError naming the request and the device's reason.
+
+    def pipe_bind(self, instance: str, module: str, limits: PipeLimits) -> int:
+        """Binds a stored module (by name or sha256 hex) as a named instance; its instance id."""
+        body = self._ok(MsgType.PIPE_BIND, pack_pipe_bind(instance, module, limits))
+        return self._parse(MsgType.PIPE_BIND, unpack_u32, body)
+
+    def pipe_route(self, instance: str, subscribe: bool, alias: str, topic: str) -> None:
+        self._ok(MsgType.PIPE_ROUTE, pack_pipe_route(instance, subscribe, alias, topic))
+
+    def pipe_config(self, instance: str, topic: str, value: bytes) -> None:
+        self._ok(MsgType.PIPE_CONFIG, pack_pipe_config(instance, topic, value))
+
+    def pipe_start(self) -> int:
+        """Starts every bound instance; how many started."""
+        body = self._ok(MsgType.PIPE_START)
+        if len(body) != 1:
+            raise DeviceError(f"device {self.device_name!r}: malformed PIPE_START response")
+        return body[0]
+
+    def pipe_publish(self, topic: str, payload: bytes, *, resend_last: bool = False) -> int:
+        """Publishes a message from outside the deployment; the number of deliveries. Payloads
+        larger than one frame go in parts (the device stages them). Raises PipelineBusy when a
+        receiver's queue is full: call again with resend_last=True to send only the last part
+        (the others stay staged)."""
+        step = self.max_payload - 1 - len(pack_topic(topic))
+        parts = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
+        if not resend_last:
+            for part in parts[:-1]:
+                self._ok(MsgType.PIPE_PUBLISH, pack_pipe_publish(topic, part, more=True))
+        status, body = self.request(MsgType.PIPE_PUBLISH, pack_pipe_publish(topic, parts[-1]))
+        if status is Status.BUSY:
+            text = body.decode("utf-8", "replace")
+            raise PipelineBusy(
+                f"device {self.device_name!r}: PIPE_PUBLISH on {topic!r}: a receiver's queue "
+                f"is full{': ' + text if text else ''}",
+                status,
+                text,
+            )
+        if status is not Status.OK:
+            raise self._error(MsgType.PIPE_PUBLISH, status, body)
+        return self._parse(MsgType.PIPE_PUBLISH, _u16, body)
+
+    def pipe_poll(self) -> builtins.list[PipeRecord]:
+        """Drains the device's outbox of state, telemetry and status reports, oldest first."""
+        records: builtins.list[PipeRecord] = []
+        while True:
+            body = self._ok(MsgType.PIPE_POLL)
+            more, page = self._parse(MsgType.PIPE_POLL, unpack_pipe_poll, body)
+            records += page
+            if not more or not page:
+                return records
+
+    def pipe_status(self) -> PipeStatus:
+        """The deployment's state and every instance's status and counters."""
+        first: PipeStatus | None = None
+        instances: builtins.list[PipeInstanceInfo] = []
+        while True:
+            body = self._ok(MsgType.PIPE_STATUS, bytes([len(instances)]))
+            page = self._parse(MsgType.PIPE_STATUS, unpack_pipe_status, body)
+            first = first or page
+            instances += page.instances
+            if not page.more or not page.instances:
+                return PipeStatus(first.state, False, first.outbox_dropped, instances)
+
+    def pipe_stop(self, grace_ms: int = 0) -> None:
+        """Asks every instance to end (EVP_SHOULDEXIT); poll pipe_status for STOPPED."""
+        self._ok(MsgType.PIPE_STOP, pack_pipe_stop(grace_ms))
+
+
+def _u16(body: bytes) -> int:
+    if len(body) != 2:
+        raise MalformedPayload(f"expected 2 bytes, got {len(body)}")
+    return int.from_bytes(body, "little")

@@ -377,14 +377,18 @@ class PipeState(IntEnum):
 class PipeInstanceStatus(IntEnum):
     UNKNOWN = 0
     OK = 1
-    ERROR = 2
+    ERROR = 2  # for good: no restart left
     SELF_EXITING = 3
     STOPPED = 4
+    RESTARTING = 5  # failed, a restart pending
 
     @property
     def evp(self) -> str:
-        """The EVP deploymentStatus word (a stopped instance is reported "ok")."""
-        return {0: "unknown", 1: "ok", 2: "error", 3: "self-exiting", 4: "ok"}[int(self)]
+        """The EVP deploymentStatus word (a stopped instance is reported "ok", one waiting for
+        its restart "error", as the host executor reports both)."""
+        return {0: "unknown", 1: "ok", 2: "error", 3: "self-exiting", 4: "ok", 5: "error"}[
+            int(self)
+        ]
 
 
 class PipeRecordKind(IntEnum):
