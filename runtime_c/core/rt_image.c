@@ -4,8 +4,8 @@
  * holding a reference count: an image and its views (crop, 0-turn rotate, same-format convert)
  * share one buffer. A handle is a 20-byte slot of the instance (RT_MAX_IMAGES of them, 24 on
  * 64-bit hosts). The arithmetic is the integer arithmetic of the document, shared with the Pi
- * host's numpy code (runtime_py/edge_runtime/host/image.py): both give the same pixels. Out-pointers are
- * written only on success; every guest pointer is bounds-checked first. */
+ * host's numpy code (runtime_py/edge_runtime/host/image.py): both give the same pixels.
+ * Out-pointers are written only on success; every guest pointer is bounds-checked first. */
 #include <string.h>
 
 #include "rt_internal.h"
