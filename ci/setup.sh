@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(
   clang-19 lld-19 clang-format-19 wasi-libc libclang-rt-19-dev-wasm32 libclang-rt-19-dev wabt cmake
-  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc qemu-user
   mosquitto mosquitto-clients openssh-server python3-venv
   fonts-dejavu-core
   libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
