@@ -9,7 +9,7 @@ export CI="${CI:-1}"
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 # C sources: the checked-in .clang-format (project code only; upstream is never in the tree)
-git ls-files -z 'runtime_c/*.c' 'runtime_c/*.h' 'runtime_c/*.cc' 'guests/*.c' 'guests/*.h' | xargs -0 clang-format-19 --dry-run -Werror
+git ls-files -z 'runtime_c/*.c' 'runtime_c/*.h' 'runtime_c/*.cc' 'guests/*.c' 'guests/*.h' 'tests/*.c' | xargs -0 clang-format-19 --dry-run -Werror
 .venv/bin/python -m pytest "$@"
 # tflite-runtime in its own environment (numpy<2): the host conformance suite on that backend;
 # as in pytest, a failed or skipped case fails CI. person_detect is left out: tflite-runtime

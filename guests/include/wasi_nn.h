@@ -4,8 +4,7 @@
 
 #include <stdint.h>
 
-#define WASI_NN_IMPORT(name) \
-    __attribute__((import_module("wasi_ephemeral_nn"), import_name(name)))
+#define WASI_NN_IMPORT(name) __attribute__((import_module("wasi_ephemeral_nn"), import_name(name)))
 
 typedef uint32_t wasi_nn_graph_t;
 typedef uint32_t wasi_nn_ctx_t;

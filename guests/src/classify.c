@@ -60,6 +60,12 @@ int32_t classify(const char *name, uint32_t name_len, const uint32_t *dims, uint
     return top;
 }
 
-EDGE_EXPORT("score") int32_t get_score(void) { return score; }
-EDGE_EXPORT("output_ptr") int32_t output_ptr(void) { return (int32_t)(uintptr_t)output; }
-EDGE_EXPORT("output_len") int32_t get_output_len(void) { return (int32_t)output_len; }
+EDGE_EXPORT("score") int32_t get_score(void) {
+    return score;
+}
+EDGE_EXPORT("output_ptr") int32_t output_ptr(void) {
+    return (int32_t)(uintptr_t)output;
+}
+EDGE_EXPORT("output_len") int32_t get_output_len(void) {
+    return (int32_t)output_len;
+}

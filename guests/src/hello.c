@@ -7,7 +7,9 @@
 
 #include "edge_nn.h"
 
-EDGE_EXPORT("add") int32_t add(int32_t a, int32_t b) { return a + b; }
+EDGE_EXPORT("add") int32_t add(int32_t a, int32_t b) {
+    return a + b;
+}
 
 EDGE_EXPORT("fib") int32_t fib(int32_t n) {
     uint32_t a = 0, b = 1;
@@ -26,7 +28,8 @@ EDGE_EXPORT("alloc") void *guest_alloc(int32_t size) {
 /* FNV-1a over a buffer the runtime wrote into guest memory. */
 EDGE_EXPORT("checksum") int32_t checksum(const uint8_t *p, int32_t n) {
     uint32_t h = 2166136261u;
-    for (int32_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    for (int32_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
     return (int32_t)h;
 }
 
@@ -34,9 +37,11 @@ EDGE_EXPORT("checksum") int32_t checksum(const uint8_t *p, int32_t n) {
 EDGE_EXPORT("mem_fill") int32_t mem_fill(int32_t size, int32_t seed) {
     uint8_t *buf = malloc((size_t)size);
     if (buf == NULL) return -1;
-    for (int32_t i = 0; i < size; i++) buf[i] = (uint8_t)(seed + i * 7);
+    for (int32_t i = 0; i < size; i++)
+        buf[i] = (uint8_t)(seed + i * 7);
     uint32_t sum = 0;
-    for (int32_t i = 0; i < size; i++) sum += buf[i];
+    for (int32_t i = 0; i < size; i++)
+        sum += buf[i];
     free(buf);
     return (int32_t)sum;
 }
@@ -47,17 +52,21 @@ EDGE_EXPORT("say_hello") int32_t say_hello(int32_t n) {
     return w;
 }
 
-EDGE_EXPORT("trap") int32_t trap(void) { __builtin_trap(); }
+EDGE_EXPORT("trap") int32_t trap(void) {
+    __builtin_trap();
+}
 
 EDGE_EXPORT("spin") int32_t spin(int32_t n) {
     volatile uint32_t x = (uint32_t)n;
-    for (;;) x = x * 1664525u + 1013904223u;
+    for (;;)
+        x = x * 1664525u + 1013904223u;
 }
 
 /* Allocates 64 KiB blocks until malloc fails; returns how many it got. */
 EDGE_EXPORT("exhaust") int32_t exhaust(void) {
     int32_t count = 0;
-    while (malloc(65536) != NULL) count++;
+    while (malloc(65536) != NULL)
+        count++;
     return count;
 }
 

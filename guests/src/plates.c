@@ -63,7 +63,8 @@ static int32_t locate_crop_segment_px(const uint8_t *px, int32_t w, int32_t h, u
         if ((crop = malloc(crop_room)) == NULL) return crop_room = 0, -3;
     }
 #if PLATES_IMAGE_HANDLES
-    if (image != 0 ? plates_cut_handle(image, box, crop) != 0 : plates_cut(px, w, h, box, crop) != 0)
+    if (image != 0 ? plates_cut_handle(image, box, crop) != 0
+                   : plates_cut(px, w, h, box, crop) != 0)
         return -3;
 #else
     (void)image;
@@ -130,8 +131,8 @@ static int32_t read_image(uint32_t image) {
     }
     uint32_t written = 0;
     if (edge_image_read(image, image_px, info.bytes, &written) != 0) return -3;
-    int32_t n = locate_crop_segment_px(image_px, (int32_t)info.width, (int32_t)info.height, image,
-                                       t0);
+    int32_t n =
+        locate_crop_segment_px(image_px, (int32_t)info.width, (int32_t)info.height, image, t0);
     return ocr_assemble(n);
 }
 
