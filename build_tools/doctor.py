@@ -113,6 +113,15 @@ TOOLS: dict[str, Tool] = {
             module="tflite_runtime",
         ),
         Tool("paramiko", "deploys to a Raspberry Pi over SSH", PIP_PROJECT, module="paramiko"),
+        Tool(
+            "ld.lld", "links the runtime wheel's native library", _apt("lld-19"), binary="ld.lld-19"
+        ),
+        Tool(
+            "arm64-cross-libc",
+            "C library and libgcc to cross-build the aarch64 runtime wheel's libnnb",
+            _apt("libc6-dev-arm64-cross libgcc-12-dev-arm64-cross"),
+            file="/usr/aarch64-linux-gnu/include/stdio.h",
+        ),
     )
 }
 
@@ -137,6 +146,11 @@ TRANSPORT_TOOLS = {
     "serial": ("pyserial",),
     "ssh": ("paramiko",),
 }
+# A python-host target reached over SSH gets the runtime wheel (build_tools/runtime_wheel.py):
+# libnnb built with cmake + clang-19 + lld for the target's arch, cross where it is not native.
+WHEEL_TRANSPORTS = {"ssh"}
+WHEEL_TOOLS = ("cmake", "clang-19", "ld.lld")
+WHEEL_ARCH_TOOLS = {"aarch64": ("arm64-cross-libc",)}
 
 
 def required_tools(target: Target) -> list[str]:
@@ -150,6 +164,8 @@ def required_tools(target: Target) -> list[str]:
     if target.flash is not None:
         need.append("esptool")
     need += TRANSPORT_TOOLS.get(target.connection.transport, ())
+    if r.kind == "python-host" and target.connection.transport in WHEEL_TRANSPORTS:
+        need += [*WHEEL_TOOLS, *WHEEL_ARCH_TOOLS.get(target.arch, ())]
     return list(dict.fromkeys(need))
 
 

@@ -29,7 +29,10 @@ def test_requirements_follow_target_fields() -> None:
     assert "qemu-system-riscv32" not in esp
     host = required_tools(load_target("host"))
     assert {"wasmtime", "ai-edge-litert", "clang-19"} <= set(host)
-    assert "paramiko" in required_tools(load_target("rpi4"))
+    rpi = required_tools(load_target("rpi4"))
+    # deploy (SSH) + the runtime wheel's libnnb, cross-built for aarch64
+    assert {"paramiko", "cmake", "ld.lld", "arm64-cross-libc"} <= set(rpi)
+    assert "arm64-cross-libc" not in host and "cmake" not in host
 
 
 def _python_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
