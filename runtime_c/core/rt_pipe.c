@@ -1130,12 +1130,13 @@ static proto_status_t req_bind(proto_rd_t *r, proto_wr_t *w, proto_error_t *err)
     }
     if (!rt_eng_has_export(rt->eng, "_start") || !rt_eng_has_export(rt->eng, "malloc") ||
         !rt_eng_has_export(rt->eng, "free")) {
+        const rt_eng_module_t *mod = rt->module; /* the module outlives the instance */
         rt_instance_destroy(rt);
         rt_free(p->queue);
         p->queue = NULL;
         return fail(err, PROTO_ST_BAD_REQUEST,
                     "module %s is not an EVP module: needs the exports _start, malloc and free",
-                    rt_eng_module_name(rt->module));
+                    rt_eng_module_name(mod));
     }
     p->used = true;
     p->rt = rt;
