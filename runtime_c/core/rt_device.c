@@ -203,6 +203,10 @@ static const proto_handlers_t g_handlers = {
     h_ext,                                              /* PIPE_* */
 };
 
+const proto_handlers_t *rt_device_handlers(void) {
+    return &g_handlers;
+}
+
 static int io_read_byte(void *ctx, uint32_t timeout_ms) {
     (void)ctx;
     int b = rt_os_read_byte(timeout_ms);
