@@ -71,7 +71,6 @@ def exit_status(returncode: int) -> str:
     meanings = {
         0: "exited cleanly",
         3: "fatal CPU trap in firmware",
-        4: "deadline handler returned",
     }
     if returncode < 0:
         return f"killed by signal {-returncode}"

@@ -77,9 +77,10 @@ uint8_t rt_os_counter_unit(void);
 /* ---- call time limit ----
  * rt_os_deadline_arm(ms, fn) makes the platform call fn() once, asynchronously (POSIX: from a
  * SIGALRM handler; MCU: from the timer interrupt through a thread-context trampoline), after
- * ms milliseconds unless rt_os_deadline_disarm() runs first. fn may not return (it unwinds the
- * guest call with longjmp); the platform must leave the timer signal/interrupt unmasked
- * afterwards. */
+ * ms milliseconds unless rt_os_deadline_disarm() runs first. fn unwinds the guest call with
+ * longjmp, or returns (the guest is in host code: the engine unwinds when it leaves it), and
+ * then the interrupted code resumes where it was; the platform must leave the timer
+ * signal/interrupt unmasked afterwards. */
 typedef void (*rt_os_deadline_fn)(void);
 void rt_os_deadline_arm(uint32_t ms, rt_os_deadline_fn fn);
 /* rt_os_deadline_notify(ms, fn): the same timer, but fn runs inside the signal handler or the

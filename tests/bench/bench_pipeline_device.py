@@ -5,7 +5,7 @@
 One message circulates for S seconds in a ring of EVP sinks that forward what they receive
 (guests/src/evp/evp_sink.c, forward_to set, no state reports), while the host stays silent:
 posix with wasm2c (the guest compiled to native code, so mostly the executor remains) and
-WAMR, qemu-rv32 (-icount shift=0) with WAMR. The cost of one hop is the device counter spent between two STATUS requests divided by the messages received in
+WAMR, qemu-rv32 (-icount shift=0) with wasm2c (the EVP modules built in) and WAMR classic. The cost of one hop is the device counter spent between two STATUS requests divided by the messages received in
 between: nanoseconds on posix, instructions retired on qemu-rv32. A hop is the whole
 round: EVP_sendMessage (copy, route, queue), the task switch, EVP_processEvent on the receiver,
 its malloc + message callback through the function table + free, the sink's own C (a malloc'd
@@ -93,16 +93,17 @@ def main() -> None:
                 report(f"posix {engine}, ring {size}", "ns", r)
             finally:
                 stream.close()
-    qemu = with_runtime(load_target("qemu-rv32"), engine="wamr")
-    elf = CMakeBuilder().build(qemu).binary
-    for size in (1, 2):
-        with QemuSession(elf, qemu.name, elf.with_name("qemu.log"), icount_shift=0) as s:
-            assert s.stream is not None
-            client = DeviceClient(s.stream, qemu.name, timeout=10)
-            client.hello()
-            assert client.stats().counter_unit is CounterUnit.INSTRET
-            r = ring(Pipe(client), evp_modules(qemu), size, args.seconds)
-            report(f"qemu-rv32 wamr classic, ring {size}", "instructions", r)
+    for engine, label in (("wasm2c", "wasm2c"), ("wamr", "wamr classic")):
+        qemu = with_runtime(load_target("qemu-rv32"), engine=engine)
+        elf = CMakeBuilder().build(qemu).binary
+        for size in (1, 2):
+            with QemuSession(elf, qemu.name, elf.with_name("qemu.log"), icount_shift=0) as s:
+                assert s.stream is not None
+                client = DeviceClient(s.stream, qemu.name, timeout=10)
+                client.hello()
+                assert client.stats().counter_unit is CounterUnit.INSTRET
+                r = ring(Pipe(client), evp_modules(qemu), size, args.seconds)
+                report(f"qemu-rv32 {label}, ring {size}", "instructions", r)
 
 
 if __name__ == "__main__":

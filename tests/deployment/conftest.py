@@ -81,13 +81,14 @@ def host_runtime() -> Iterator[HostRuntime]:
 
 
 # Where the shared pipeline tests run: the Python host, and the C runtime as a process and on
-# the emulated MCU with WAMR (it loads the EVP modules at run time), and as a process with
-# wasm2c (the posix target compiles the test modules in: guests.evp_modules).
+# the emulated MCU, each with WAMR (it loads the EVP modules at run time) and with wasm2c (the
+# target compiles the test modules in: guests.evp_modules).
 RUNTIMES: dict[str, Target] = {
     "host": load_target("host"),
     "posix": with_runtime(load_target("posix"), engine="wamr"),
     "posix-wasm2c": with_runtime(load_target("posix"), engine="wasm2c"),
     "qemu-rv32": with_runtime(load_target("qemu-rv32"), engine="wamr"),
+    "qemu-rv32-wasm2c": with_runtime(load_target("qemu-rv32"), engine="wasm2c"),
 }
 HOST_OPTIONS = {"timeout_ms": 2000}  # as the host_runtime fixture
 

@@ -53,6 +53,11 @@ def names_unreachable_trap(text: str, prefix: str, suffix: str) -> bool:
     return "unreachable" in text[len(head) : len(text) - len(suffix)].lower()
 
 
+def failure_events(p: Any) -> list[tuple[str, str]]:
+    """The failure events of a pipeline started by run_pipeline: (instance, message)."""
+    return [(e.instance, e.data) for e in p.events if e.kind == "failure"]
+
+
 @pytest.mark.parametrize("runtime", runtimes(2))
 def test_public_example_source_to_sink_runs_unchanged(
     evp_modules: dict[str, Path], tmp_path: Path, run_pipeline: RunPipeline
@@ -278,6 +283,15 @@ def test_instance_failing_for_good_is_error_in_status(
     ), broken
     assert status["reconcileStatus"] == "ok"
     assert status["instances"]["steady"]["status"] == "ok"
+    # One failure event per failure: the first restarted, the second (the last) gave up.
+    assert p.wait_until(lambda: len(failure_events(p)) >= 2, 20)
+    p.stop()
+    events = failure_events(p)
+    assert [(name, "gave up" in text) for name, text in events] == [
+        ("broken", False),
+        ("broken", True),
+    ], events
+    assert events[1][1] == broken["failureMessage"]
 
 
 @pytest.mark.parametrize("runtime", runtimes(2))
@@ -295,9 +309,12 @@ def test_cpu_limit_per_instance(evp_modules: dict[str, Path], run_pipeline: RunP
     )
     p = run_pipeline(m)
     assert p.wait_until(lambda: p.stats()["hog"]["state"] == "error", 20)
-    assert p.status()["instances"]["hog"]["failureMessage"] == (
-        "message callback: timeout: call exceeded 100 ms (gave up after 0 restarts)"
-    )
+    final = "message callback: timeout: call exceeded 100 ms (gave up after 0 restarts)"
+    assert p.status()["instances"]["hog"]["failureMessage"] == final
+    # One failure event per failure (docs/pipeline.md section 5): the only one gave up.
+    assert p.wait_until(lambda: failure_events(p), 20)
+    p.stop()
+    assert failure_events(p) == [("hog", final)]
 
 
 @pytest.mark.parametrize("runtime", runtimes(2))

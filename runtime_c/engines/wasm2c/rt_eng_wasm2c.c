@@ -34,6 +34,7 @@
 #define PAGE_BYTES 65536u
 #define JMP_EXIT 0x100
 #define JMP_TIMEOUT 0x101
+#define JMP_NO_MEMORY 0x102
 
 struct rt_eng_instance {
     const struct rt_eng_module *mod;
@@ -92,6 +93,17 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
         return (uint32_t)-1;
     }
     return rt_w2c_upstream_grow_memory(memory, delta);
+}
+
+/* ---- linear memory allocation (see rt_w2c_alloc.h) ---- */
+
+void rt_w2c_upstream_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages,
+                                     uint32_t max_pages);
+
+/* Called only while instantiating (rt_eng_instantiate's jump target is set). */
+void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages) {
+    rt_w2c_upstream_allocate_memory(memory, initial_pages, max_pages);
+    if (memory->data == NULL && initial_pages > 0) longjmp(wasm_rt_jmp_buf, JMP_NO_MEMORY);
 }
 
 /* ---- unwinding ---- */
@@ -197,13 +209,19 @@ rt_status_t rt_eng_instantiate(const rt_eng_module_t *m, struct rt_instance *own
     int jmp = WASM_RT_SETJMP(wasm_rt_jmp_buf);
     if (jmp != 0) {
         wasm_rt_call_stack_depth = 0;
-        rt_fmt(msg, cap, "instantiating %s trapped: %s", m->name,
-               wasm_rt_strerror((wasm_rt_trap_t)jmp));
+        if (jmp == JMP_NO_MEMORY) {
+            uint32_t pages = m->memory != NULL ? m->memory(inst)->pages : 0;
+            rt_fmt(msg, cap, "does not fit: %s needs %lu bytes of linear memory", m->name,
+                   (unsigned long)pages * PAGE_BYTES);
+        } else {
+            rt_fmt(msg, cap, "instantiating %s trapped: %s", m->name,
+                   wasm_rt_strerror((wasm_rt_trap_t)jmp));
+        }
         /* wasm2c's free functions are safe on partially initialised (zeroed) instances. */
         m->free(inst);
         rt_free(inst);
         rt_free(e);
-        return RT_ERR_INTERNAL;
+        return jmp == JMP_NO_MEMORY ? RT_ERR_NO_SPACE : RT_ERR_INTERNAL;
     }
     m->instantiate(inst, &e->env);
     if (m->memory != NULL) {

@@ -24,5 +24,9 @@ void rt_w2c_free(void *ptr);
  * is renamed here; rt_eng_wasm2c.c defines wasm_rt_grow_memory with the spec's checks and
  * calls it only for a real growth. */
 #define wasm_rt_grow_memory rt_w2c_upstream_grow_memory
+/* Its wasm_rt_allocate_memory leaves the memory's data NULL when calloc fails, and the module
+ * then copies its data segments to NULL + offset (a fault on an MCU, where address 0 is not
+ * protected the same way): renamed too, rt_eng_wasm2c.c's definition ends the instantiation. */
+#define wasm_rt_allocate_memory rt_w2c_upstream_allocate_memory
 
 #endif

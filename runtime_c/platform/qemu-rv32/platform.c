@@ -4,7 +4,8 @@
  * - Link: NS16550A UART, polled (LSR bit 5 to send, bit 0 to receive); the only UART carries the
  *   device protocol, so rt_os_log goes to a RAM ring (qrv_log_read) instead.
  * - Time: CLINT mtime (10 MHz). Deadline: CLINT mtimecmp + machine timer interrupt; the trap
- *   handler resumes at a trampoline that calls the deadline function in thread context.
+ *   handler resumes at a trampoline (trap.S) that calls the deadline function in thread
+ *   context and, if it returns instead of unwinding, resumes the interrupted code.
  * - Memory: qrv_heap (qrv_heap.h) over the heap the linker script leaves between .bss and the
  *   stack; in-use and peak count its blocks, headers included.
  * - Exit: sifive_test device, (code << 16) | 0x3333, or 0x5555 for 0.
@@ -64,12 +65,14 @@
 extern uint32_t __heap_start[], __heap_end[], __stack[], __data_start[], __bss_end[];
 
 extern void qrv_trap_entry(void);
+extern void qrv_deadline_entry(void);
 
 typedef struct {
     uint32_t heap_in_use, heap_peak;
     rt_os_deadline_fn deadline_fn;
     volatile bool deadline_armed;
-    bool deadline_in_isr; /* rt_os_deadline_notify: call fn in the interrupt and resume */
+    bool deadline_in_isr;      /* rt_os_deadline_notify: call fn in the interrupt and resume */
+    uintptr_t deadline_resume; /* the interrupted pc, where qrv_deadline_entry returns to */
     uint64_t rng;
     char log[LOG_RING];
     uint32_t log_head, log_len;
@@ -406,12 +409,15 @@ void rt_os_deadline_disarm(void) {
     mtimecmp_set(UINT64_MAX);
 }
 
-/* Runs in thread context after the timer trap returned here instead of to the guest. */
-static void deadline_trampoline(void) {
+/* Called by qrv_deadline_entry (trap.S) in thread context after the timer trap returned there
+ * instead of to the interrupted code; returns the pc to resume at when fn returns. */
+uintptr_t qrv_deadline_run(void);
+
+uintptr_t qrv_deadline_run(void) {
+    uintptr_t resume = qrv.deadline_resume; /* fn may longjmp: read before */
     rt_os_deadline_fn fn = qrv.deadline_fn;
     if (fn != NULL) fn();
-    rt_os_log("qemu-rv32: deadline function returned");
-    qrv_exit(4);
+    return resume;
 }
 
 static void put_hex(uint32_t v) {
@@ -433,7 +439,10 @@ uintptr_t qrv_trap(uint32_t mcause, uintptr_t mepc, uintptr_t sp) {
         mtimecmp_set(UINT64_MAX);
         if (qrv.deadline_armed) {
             qrv.deadline_armed = false;
-            if (!qrv.deadline_in_isr) return (uintptr_t)deadline_trampoline;
+            if (!qrv.deadline_in_isr) {
+                qrv.deadline_resume = mepc;
+                return (uintptr_t)qrv_deadline_entry;
+            }
             if (qrv.deadline_fn != NULL) qrv.deadline_fn();
         }
         return mepc;

@@ -237,10 +237,11 @@ class Pipeline:
                 self._close(worker)
                 return
             message = _describe(result)
-            self._emit("failure", spec.name, message)
             if worker.restarts >= spec.limits.max_restarts:
+                # One event per failure (docs/pipeline.md section 5): the last one says it gave up.
                 self._fail_for_good(worker, f"{message} (gave up after {worker.restarts} restarts)")
                 return
+            self._emit("failure", spec.name, message)
             worker.restarts += 1
             self._set(worker, "restarting", message)
             delay = min(BACKOFF_S[0] * 2 ** (worker.restarts - 1), BACKOFF_S[1])
