@@ -201,9 +201,9 @@ static const rt_eng_module_t *module_by_sha(const uint8_t sha[32]) {
 /* Upload storage, accounted like everything else: modules nobody uses make room if needed. */
 static rt_status_t put_alloc(const rt_item_t *item, char *msg, size_t cap) {
     size_t size = item->size ? item->size : 1u;
-    g_put.data = (uint8_t *)rt_malloc(size);
+    g_put.data = (uint8_t *)rt_malloc_lasting(size); /* kept as the module or model */
     while (g_put.data == NULL && rt_eng_module_evict())
-        g_put.data = (uint8_t *)rt_malloc(size);
+        g_put.data = (uint8_t *)rt_malloc_lasting(size);
     if (g_put.data == NULL) {
         rt_fmt(msg, cap, "does not fit: needs %lu bytes, %lu free", (unsigned long)item->size,
                (unsigned long)(RT_HEAP_BUDGET_BYTES - rt_mem_in_use()));

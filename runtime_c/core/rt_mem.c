@@ -16,14 +16,26 @@ typedef union {
 static size_t g_in_use;
 static size_t g_high_water;
 
-static void *accounted_malloc(size_t size, size_t max) {
+typedef enum { BLOCK_PLAIN, BLOCK_GROWABLE, BLOCK_LASTING } block_kind_t;
+
+static void *os_malloc(block_kind_t kind, size_t size, size_t max) {
+    switch (kind) {
+    case BLOCK_GROWABLE:
+        return rt_os_malloc_growable(size, max);
+    case BLOCK_LASTING:
+        return rt_os_malloc_lasting(size);
+    default:
+        return rt_os_malloc(size);
+    }
+}
+
+static void *accounted_malloc(block_kind_t kind, size_t size, size_t max) {
     if (size > (size_t)RT_HEAP_BUDGET_BYTES || g_in_use + size > (size_t)RT_HEAP_BUDGET_BYTES) {
         return NULL;
     }
-    rt_block_hdr_t *h =
-        (rt_block_hdr_t *)(max > size ? rt_os_malloc_growable(sizeof(rt_block_hdr_t) + size,
-                                                              sizeof(rt_block_hdr_t) + max)
-                                      : rt_os_malloc(sizeof(rt_block_hdr_t) + size));
+    if (kind == BLOCK_GROWABLE && max <= size) kind = BLOCK_PLAIN;
+    rt_block_hdr_t *h = (rt_block_hdr_t *)os_malloc(kind, sizeof(rt_block_hdr_t) + size,
+                                                    sizeof(rt_block_hdr_t) + max);
     if (h == NULL) return NULL;
     h->size = size;
     g_in_use += size;
@@ -32,11 +44,16 @@ static void *accounted_malloc(size_t size, size_t max) {
 }
 
 void *rt_malloc(size_t size) {
-    return accounted_malloc(size, 0);
+    return accounted_malloc(BLOCK_PLAIN, size, 0);
+}
+
+void *rt_malloc_lasting(size_t size) {
+    return accounted_malloc(BLOCK_LASTING, size, 0);
 }
 
 void *rt_malloc_growable(size_t size, size_t max) {
-    return max > (size_t)-1 - sizeof(rt_block_hdr_t) ? NULL : accounted_malloc(size, max);
+    return max > (size_t)-1 - sizeof(rt_block_hdr_t) ? NULL
+                                                     : accounted_malloc(BLOCK_GROWABLE, size, max);
 }
 
 void *rt_calloc(size_t n, size_t size) {

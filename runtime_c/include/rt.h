@@ -116,6 +116,10 @@ void *rt_realloc(void *ptr, size_t size);
 /* rt_malloc for a block that will likely grow up to max bytes by rt_realloc (a linear memory):
  * the platform may leave that room beside it (rt_os_malloc_growable); accounted as size. */
 void *rt_malloc_growable(size_t size, size_t max);
+/* rt_malloc for a block that outlives the request that makes it (an upload, a loaded module):
+ * the platform may keep such blocks apart from the transient ones (rt_os_malloc_lasting), so
+ * that unloading them leaves contiguous room rather than holes pinned by small blocks. */
+void *rt_malloc_lasting(size_t size);
 void rt_free(void *ptr);
 /* Usable size of a block from rt_malloc & co (what was asked for). */
 size_t rt_mem_block_size(const void *ptr);

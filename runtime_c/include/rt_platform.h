@@ -20,6 +20,9 @@ void *rt_os_malloc(size_t size);
 /* A block that will likely be resized up to max bytes (a linear memory): a platform may place it
  * where the room up to max stays free; otherwise exactly rt_os_malloc. */
 void *rt_os_malloc_growable(size_t size, size_t max);
+/* A block that outlives the request that makes it (an upload, a loaded module): a platform may
+ * place it apart from the transient blocks; otherwise exactly rt_os_malloc. */
+void *rt_os_malloc_lasting(size_t size);
 /* realloc's contract (the first min(old, size) bytes kept; NULL on failure, ptr still valid), in
  * place where the platform's heap can: a growing block then never needs old + new size at once. */
 void *rt_os_realloc(void *ptr, size_t size);

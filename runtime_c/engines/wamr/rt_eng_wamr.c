@@ -76,6 +76,10 @@ static bool g_ready;
  * wasm_runtime_instantiate_ex2): the room wamr_malloc asks for beside it. */
 static uint32_t g_memory_cap;
 
+/* True while a module loads: what WAMR allocates then lives as long as the module (a cache
+ * entry) and is placed apart from the transient blocks (rt_malloc_lasting). */
+static bool g_loading;
+
 /* The call the deadline applies to. */
 static wasm_exec_env_t volatile g_call_env;
 static rt_eng_instance_t *volatile g_call_inst;
@@ -94,7 +98,7 @@ static void *wamr_malloc(mem_alloc_usage_t usage, unsigned int size) {
             p = rt_malloc_growable(size, g_memory_cap);
             if (p != NULL) memset(p, 0, size);
         } else {
-            p = rt_malloc(size);
+            p = g_loading ? rt_malloc_lasting(size) : rt_malloc(size);
         }
         if (p != NULL || !rt_eng_module_evict()) return p;
     }
@@ -262,7 +266,9 @@ rt_status_t rt_eng_module_add(const rt_item_t *item, uint8_t *bytes, char *msg, 
     args.name = name;
     args.wasm_binary_freeable = WASM_ENABLE_FAST_INTERP != 0;
     char err[128] = "";
+    g_loading = true;
     wasm_module_t module = wasm_runtime_load_ex(bytes, item->size, &args, err, sizeof err);
+    g_loading = false;
     if (module == NULL) {
         rt_free(bytes);
         if (is_out_of_memory(err)) {

@@ -171,6 +171,10 @@ void *rt_os_malloc_growable(size_t size, size_t max) {
     return rt_os_malloc(size);
 }
 
+void *rt_os_malloc_lasting(size_t size) {
+    return rt_os_malloc(size);
+}
+
 void *rt_os_realloc(void *ptr, size_t size) {
     if (ptr == NULL) return rt_os_malloc(size);
     if (size > (size_t)-1 - sizeof(esp_block_t)) return NULL;

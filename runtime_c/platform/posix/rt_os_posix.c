@@ -23,6 +23,9 @@ void *rt_os_malloc_growable(size_t size, size_t max) {
     (void)max;
     return rt_os_malloc(size);
 }
+void *rt_os_malloc_lasting(size_t size) {
+    return rt_os_malloc(size);
+}
 void *rt_os_realloc(void *ptr, size_t size) {
     return realloc(ptr, size ? size : 1u);
 }

@@ -206,6 +206,12 @@ void *rt_os_malloc_growable(size_t size, size_t max) {
     return p;
 }
 
+void *rt_os_malloc_lasting(size_t size) {
+    void *p = qrv_heap_alloc_high(size);
+    if (p != NULL) heap_account(0, qrv_heap_block_bytes(p));
+    return p;
+}
+
 void *rt_os_realloc(void *ptr, size_t size) {
     if (ptr == NULL) return rt_os_malloc(size);
     size_t before = qrv_heap_block_bytes(ptr);

@@ -35,6 +35,16 @@ static qh_hdr_t *hdr_of(void *ptr) {
     return (qh_hdr_t *)ptr - 1;
 }
 
+/* Growable blocks and the room each keeps free just below it, up to its maximum: a growable block
+ * sits at the top of its window, so that the room is contiguous with the free space under it
+ * (a transient block that needs it under pressure finds one block, not two) and the block grows
+ * down into it (qrv_heap_resize moves the contents down). */
+#define MAX_GROWABLE 8u
+static struct {
+    qh_hdr_t *h; /* NULL: unused entry */
+    uint32_t window;
+} g_grow[MAX_GROWABLE];
+
 /* Sets h's size (and flag) and tells the block after it. */
 static void set_block(qh_hdr_t *h, uint32_t size, uint32_t flag) {
     h->size = size | flag;
@@ -44,6 +54,7 @@ static void set_block(qh_hdr_t *h, uint32_t size, uint32_t flag) {
 void qrv_heap_init(void *base, size_t size) {
     uintptr_t b = ((uintptr_t)base + 7u) & ~(uintptr_t)7u;
     uintptr_t e = ((uintptr_t)base + size) & ~(uintptr_t)7u;
+    memset(g_grow, 0, sizeof g_grow);
     g_base = (uint8_t *)b;
     g_end = (uint8_t *)(e - HDR);
     qh_hdr_t *end = (qh_hdr_t *)g_end;
@@ -107,24 +118,80 @@ void *qrv_heap_alloc(size_t size) {
 
 static void shrink(qh_hdr_t *h, uint32_t need);
 
+/* The entry of the growable block h (NULL: a free entry), or NULL. */
+static uint32_t grow_entry(const qh_hdr_t *h) {
+    for (uint32_t i = 0; i < MAX_GROWABLE; i++) {
+        if (g_grow[i].h == h) return i;
+    }
+    return MAX_GROWABLE;
+}
+
+static const uint32_t *window_of(const qh_hdr_t *h) {
+    uint32_t i = grow_entry(h);
+    return i < MAX_GROWABLE ? &g_grow[i].window : NULL;
+}
+
+/* Bytes at the top of the free block h kept for the growable block right after it. */
+static uint32_t reserved_above(qh_hdr_t *h) {
+    qh_hdr_t *n = next_of(h);
+    const uint32_t *w = used(n) ? window_of(n) : NULL;
+    return w == NULL || *w <= bsize(n) ? 0u : *w - bsize(n);
+}
+
+/* The highest free block with at least need bytes below the room it keeps (keep: honour that
+ * room), or NULL. */
+static qh_hdr_t *find_high(uint32_t need, int keep) {
+    qh_hdr_t *fit = NULL;
+    for (qh_hdr_t *h = (qh_hdr_t *)g_base; g_base != NULL && (uint8_t *)h < g_end; h = next_of(h)) {
+        uint32_t r = keep ? reserved_above(h) : 0u;
+        if (!used(h) && bsize(h) >= need && bsize(h) - need >= r) fit = h;
+    }
+    return fit;
+}
+
+/* Marks need bytes of the free block h in use, ending `below` bytes under its top (0 or a split
+ * that leaves a free block above). */
+static qh_hdr_t *take_under(qh_hdr_t *h, uint32_t need, uint32_t below) {
+    if (below < MIN_BLOCK) return take(h, need, 1);
+    qh_hdr_t *b = take(h, bsize(h) - below, 0); /* the part under the kept room */
+    set_block(b, bsize(b), 0);
+    return take(b, need, 1);
+}
+
 void *qrv_heap_alloc_growable(size_t size, size_t max) {
     uint32_t need = block_for(size);
     if (need == 0) return NULL;
     uint32_t window = block_for(max);
     if (window < need) window = need;
-    qh_hdr_t *fit = find_free(window, 1);
-    if (fit != NULL) { /* the top window of that block: the block at its bottom, room above */
-        qh_hdr_t *h = take(fit, window, 1);
-        shrink(h, need);
-        return h + 1;
+    qh_hdr_t *fit = find_high(window, 1);
+    qh_hdr_t *h;
+    if (fit != NULL) { /* its window at the top of that block, below the room others keep */
+        h = take_under(fit, need, reserved_above(fit));
+    } else { /* no room for a window: at least away from the small blocks */
+        fit = find_high(need, 0);
+        if (fit == NULL) return NULL;
+        h = take(fit, need, 1);
+        window = need;
     }
-    fit = find_free(need, 1); /* no room for a window: at least away from the small blocks */
+    uint32_t i = grow_entry(NULL);
+    if (i < MAX_GROWABLE) { /* else it keeps no room */
+        g_grow[i].h = h;
+        g_grow[i].window = window;
+    }
+    return h + 1;
+}
+
+void *qrv_heap_alloc_high(size_t size) {
+    uint32_t need = block_for(size);
+    qh_hdr_t *fit = need == 0 ? NULL : find_free(need, 1);
     return fit == NULL ? NULL : take(fit, need, 1) + 1;
 }
 
 void qrv_heap_free(void *ptr) {
     if (ptr == NULL) return;
     qh_hdr_t *h = hdr_of(ptr);
+    uint32_t i = grow_entry(h);
+    if (i < MAX_GROWABLE) g_grow[i].h = NULL;
     set_block(h, bsize(h), 0);
     merge_next(h);
     qh_hdr_t *p = prev_of(h);
@@ -163,6 +230,8 @@ void *qrv_heap_resize(void *ptr, size_t size) {
     if (before + cur + after >= need) { /* into the free block before it: move the contents down */
         set_block(p, before + cur + after, USED);
         memmove(p + 1, ptr, cur - HDR);
+        uint32_t i = grow_entry(h);
+        if (i < MAX_GROWABLE) g_grow[i].h = p;
         shrink(p, need);
         return p + 1;
     }

@@ -30,6 +30,9 @@ void *rt_os_malloc_growable(size_t size, size_t max) {
     (void)max;
     return rt_os_malloc(size);
 }
+void *rt_os_malloc_lasting(size_t size) {
+    return rt_os_malloc(size);
+}
 void *rt_os_realloc(void *p, size_t size) {
     return realloc(p, size);
 }

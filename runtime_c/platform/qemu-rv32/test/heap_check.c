@@ -37,7 +37,7 @@ static int same(const uint8_t *p, size_t n, uint32_t seed) {
 }
 
 /* Two linear memories of 64 KiB (cap 128 KiB) between small blocks, as an instance pair on the
- * 400 KiB device: each grows to its cap in place, neither moves. */
+ * 400 KiB device: each grows to its cap into the room kept below it, without a second block. */
 static void growable_blocks_grow_in_place(void) {
     qrv_heap_init(g_region, HEAP_BYTES);
     void *small[40];
@@ -54,12 +54,35 @@ static void growable_blocks_grow_in_place(void) {
     CHECK(a != NULL && b != NULL);
     fill(a, 64 * KIB, 1);
     fill(b, 64 * KIB, 2);
-    CHECK(qrv_heap_resize(a, 128 * KIB) == a);
-    CHECK(qrv_heap_resize(b, 128 * KIB) == b);
-    CHECK(same(a, 64 * KIB, 1) && same(b, 64 * KIB, 2));
+    uint8_t *a2 = qrv_heap_resize(a, 128 * KIB);
+    uint8_t *b2 = qrv_heap_resize(b, 128 * KIB);
+    CHECK(a2 == a - 64 * KIB); /* down into its own room */
+    CHECK(b2 != NULL);         /* down into its room and the free space under it */
+    CHECK(same(a2, 64 * KIB, 1) && same(b2, 64 * KIB, 2));
     CHECK(qrv_heap_check() == 0);
     for (int i = 0; i < 40; i++) /* the small blocks stayed below both windows */
-        CHECK((uint8_t *)small[i] < b && (uint8_t *)small[i] < a);
+        CHECK((uint8_t *)small[i] < b2 && (uint8_t *)small[i] < a2);
+}
+
+/* The room a growable block keeps is the top of the free space under it, one free block with
+ * it: under pressure a large transient block (an image, an arena) gets all of it at once. */
+static void kept_room_is_contiguous_with_free_space(void) {
+    qrv_heap_init(g_region, HEAP_BYTES);
+    size_t whole = qrv_heap_largest_free();
+    uint8_t *a = qrv_heap_alloc_growable(64 * KIB, 192 * KIB);
+    CHECK(a != NULL);
+    CHECK(qrv_heap_largest_free() >= whole - 64 * KIB - 2 * QRV_HEAP_HEADER);
+    uint8_t *b = qrv_heap_alloc_growable(32 * KIB, 64 * KIB); /* below a's room */
+    CHECK(b != NULL && b + 32 * KIB + 128 * KIB + QRV_HEAP_HEADER == a);
+    size_t rest = whole - 224 * KIB - 2 * QRV_HEAP_HEADER; /* b's room and all under it */
+    CHECK(qrv_heap_largest_free() == rest);
+    uint8_t *big = qrv_heap_alloc(rest);
+    CHECK(big != NULL);
+    CHECK(qrv_heap_check() == 0);
+    qrv_heap_free(big);
+    qrv_heap_free(b);
+    qrv_heap_free(a);
+    CHECK(qrv_heap_largest_free() == whole);
 }
 
 /* A block grows into a free block before it: contents moved down, nothing allocated. */
@@ -134,6 +157,7 @@ static void random_sequences(void) {
 
 int main(void) {
     growable_blocks_grow_in_place();
+    kept_room_is_contiguous_with_free_space();
     grows_into_the_block_before();
     random_sequences();
     printf("qrv_heap: all checks hold\n");
