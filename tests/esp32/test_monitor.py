@@ -47,7 +47,9 @@ def test_monitor_decodes_the_hello_answer_of_a_live_runtime(
     assert hello["type"] == MsgType.HELLO and hello["response"] and hello["seq"] == 1
     assert hello["text"].startswith("<< HELLO seq=1 OK: rt-c ")
     guests = load_target("qemu-rv32").guests
-    counts = f"{len(guests.modules)} modules, {len(guests.models)} models"
+    # compiled in: the target's guests and its EVP modules (deployments on wasm2c firmware)
+    modules = {*guests.modules, *guests.evp_modules}
+    counts = f"{len(modules)} modules, {len(guests.models)} models"
     assert f" on qemu-rv32, engine wasm2c, nn builtin, {counts}" in hello["text"]
 
 
